@@ -1,0 +1,93 @@
+// Face detection, landmarks and alignment.
+//
+// dlib's HOG frontal detector finds faces, the 68-point shape predictor from
+// libdlib-data places landmarks, and dlib's face-chip geometry cuts a 150x150
+// aligned chip with padding 0.25, the input the embedding model expects.
+#ifndef FACESPACE_FACE_H_
+#define FACESPACE_FACE_H_
+
+#include <array>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace facespace {
+
+constexpr int kChipSize = 150;
+constexpr double kChipPadding = 0.25;
+constexpr int kLandmarkCount = 68;
+
+struct FaceBox {
+  // Pixel coordinates in the decoded image; may extend beyond its border.
+  int left = 0;
+  int top = 0;
+  int right = 0;   // inclusive, as dlib::rectangle
+  int bottom = 0;  // inclusive
+
+  long area() const { return static_cast<long>(right - left + 1) * (bottom - top + 1); }
+};
+
+struct Face {
+  FaceBox box;
+  std::array<cv::Point2f, kLandmarkCount> landmarks;  // image pixel coordinates
+  double detector_score = 0;  // HOG detection confidence; 0 for a fallback box
+  bool fallback = false;      // true when the box is the fixed central fallback box
+  cv::Mat chip;               // kChipSize x kChipSize, CV_8UC3, RGB order
+};
+
+enum class MultiFacePolicy {
+  kLargest,  // keep only the face with the largest box
+  kAll,      // keep every face, ordered by detector score (highest first)
+};
+
+struct DetectOptions {
+  int upsample = 1;  // times the image is doubled before detection (dlib's pyramid)
+  MultiFacePolicy policy = MultiFacePolicy::kLargest;
+  // When no face is detected, use a fixed central box instead of reporting no
+  // face. Meant for datasets of pre-cropped faces such as LFW.
+  bool fallback_box = false;
+};
+
+// Returns the fixed central box used when options.fallback_box is set and the
+// detector finds nothing in an image of `width` x `height` pixels.
+FaceBox FallbackBox(int width, int height);
+
+// Detects, landmarks and aligns faces. One FaceFinder is not safe for
+// concurrent use; give each thread its own (copies share the loaded models).
+class FaceFinder {
+ public:
+  // Loads the 68-point landmark model. Throws Error(kNotFound) or Error(kCorrupt).
+  explicit FaceFinder(const std::filesystem::path& landmark_model);
+  FaceFinder(const FaceFinder& other);
+  FaceFinder& operator=(const FaceFinder&) = delete;
+  ~FaceFinder();
+
+  // Returns the faces in `rgb` (CV_8UC3, RGB) according to `options`. Returns an
+  // empty vector when there is no face and no fallback box was requested.
+  std::vector<Face> Find(const cv::Mat& rgb, const DetectOptions& options) const;
+
+  // Landmarks and aligns a face inside a known box (no detection).
+  Face AlignInBox(const cv::Mat& rgb, const FaceBox& box) const;
+
+ private:
+  struct Models;
+  std::shared_ptr<const Models> models_;
+  struct Detector;
+  std::unique_ptr<Detector> detector_;
+};
+
+// Makes a chip from an image that already is a face crop: pads it to a square
+// (centred, black), then resizes it to kChipSize x kChipSize with bilinear
+// interpolation. `rgb` is CV_8UC3, RGB order.
+cv::Mat ChipFromCroppedFace(const cv::Mat& rgb);
+
+// Returns the default landmark model path: $FACESPACE_LANDMARK_MODEL if set,
+// otherwise the libdlib-data location the build was configured with.
+std::filesystem::path DefaultLandmarkModelPath();
+
+}  // namespace facespace
+
+#endif  // FACESPACE_FACE_H_
