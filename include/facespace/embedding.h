@@ -59,6 +59,11 @@ class FaceEmbedder {
   std::unique_ptr<Impl> impl_;
 };
 
+// Makes a chip from an image that already is a face crop: pads it to a square
+// (centred, black), then resizes it to 150x150 with bilinear interpolation, as
+// the model's reference descriptors were made. `rgb` is CV_8UC3, RGB order.
+cv::Mat ChipFromCroppedFace(const cv::Mat& rgb);
+
 // Converts the tfjs weights of the @vladmandic/face-api package (manifest JSON
 // plus binary) into facespace's model file at `output`, written atomically.
 // Throws Error(kCorrupt) when the manifest and the binary disagree.

@@ -79,11 +79,6 @@ class FaceFinder {
   std::unique_ptr<Detector> detector_;
 };
 
-// Makes a chip from an image that already is a face crop: pads it to a square
-// (centred, black), then resizes it to kChipSize x kChipSize with bilinear
-// interpolation. `rgb` is CV_8UC3, RGB order.
-cv::Mat ChipFromCroppedFace(const cv::Mat& rgb);
-
 // Returns the default landmark model path: $FACESPACE_LANDMARK_MODEL if set,
 // otherwise the libdlib-data location the build was configured with.
 std::filesystem::path DefaultLandmarkModelPath();
