@@ -91,11 +91,12 @@ struct IndexHit {
 // around the factory's index). Used by Store, and usable on its own for
 // temporary indexes over subsets, e.g. in analysis and benchmarks.
 //
-// IVF indexes need training: vectors added before training are kept aside and
-// searched exactly, and the index trains on everything it holds once it holds
-// at least 39 vectors per IVF cell (FAISS's own minimum recommendation).
-// Indexes that cannot remove vectors (HNSW) are rebuilt from the kept copy of
-// the vectors on Remove(); the copy costs dimension * 4 bytes per vector.
+// IVF indexes need training: until the index holds at least 39 vectors per
+// IVF cell (FAISS's minimum recommendation), vectors go into an exact flat
+// index; once enough are present the IVF index is trained on all of them and
+// replaces it. Indexes that cannot remove vectors (HNSW) are rebuilt from the
+// vectors they reconstruct on Remove(), which is exact for "HNSWn" and
+// "HNSWn,Flat" and approximate for compressed storage (e.g. "HNSWn,PQ...").
 // Not thread-safe for writes; concurrent Search calls on a const index are safe.
 class VectorIndex {
  public:
@@ -135,16 +136,16 @@ class VectorIndex {
   // Returns the ids held, in ascending order.
   std::vector<SampleId> Ids() const;
 
-  // Approximate memory used by the FAISS index and the id map, in bytes (the
-  // serialised size; the kept vector copy is counted separately).
+  // Approximate memory used by the FAISS index and its id map, in bytes,
+  // measured as the serialised size.
   std::size_t IndexBytes() const;
 
   // Serialises to / restores from FAISS's own format (no facespace header).
+  // Deserialize throws Error(kCorrupt) when FAISS cannot read `bytes` or the
+  // index it reads has another dimension or metric than given.
   std::vector<std::uint8_t> Serialize() const;
   static VectorIndex Deserialize(int dimension, const IndexSpec& spec,
-                                 std::span<const std::uint8_t> bytes,
-                                 std::span<const SampleId> ids,
-                                 std::span<const float> vectors);
+                                 std::span<const std::uint8_t> bytes);
 
  private:
   struct Impl;
@@ -279,6 +280,10 @@ struct OpenOptions {
   // embeddings; a writable store also saves the rebuilt index. When false,
   // Open() throws Error(kCorrupt) instead.
   bool rebuild_stale_index = true;
+  // Rebuild the index from the stored embeddings whenever its file is
+  // missing, damaged or disagrees with the database, instead of throwing
+  // (`facespace store check --repair`). A writable store saves the result.
+  bool repair_index = false;
   // Run SQLite's PRAGMA quick_check at open (reads the whole database once).
   bool verify_database = true;
   // Expected configuration; a field left empty / zero is not checked.
