@@ -1,0 +1,32 @@
+// EXIF orientation: where the tag sits in each container, and how to undo it.
+#include <opencv2/core.hpp>
+
+#include "image/decoders.h"
+
+namespace facespace::image_internal {
+
+cv::Mat ApplyOrientation(const cv::Mat& rgb, int orientation) {
+  // Orientation values (EXIF 2.3, tag 0x0112) name where row 0 and column 0
+  // of the stored image belong: 1 upright, 2 mirrored, 3 rotated 180 degrees,
+  // 4 flipped vertically, 5 transposed, 6 needs 90 degrees clockwise,
+  // 7 transversed, 8 needs 90 degrees counter-clockwise.
+  cv::Mat out;
+  switch (orientation) {
+    case 2: cv::flip(rgb, out, 1); break;
+    case 3: cv::rotate(rgb, out, cv::ROTATE_180); break;
+    case 4: cv::flip(rgb, out, 0); break;
+    case 5: cv::transpose(rgb, out); break;
+    case 6: cv::rotate(rgb, out, cv::ROTATE_90_CLOCKWISE); break;
+    case 7: {
+      cv::Mat transposed;
+      cv::transpose(rgb, transposed);
+      cv::rotate(transposed, out, cv::ROTATE_180);
+      break;
+    }
+    case 8: cv::rotate(rgb, out, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+    default: out = rgb; break;
+  }
+  return out;
+}
+
+}  // namespace facespace::image_internal
