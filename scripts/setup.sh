@@ -33,7 +33,8 @@ install_packages() {
     libdlib-dev libdlib-data libopencv-dev libfaiss-dev libopenblas-dev
     libsqlite3-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
     libgtest-dev libgmock-dev libbenchmark-dev
-    nodejs npm python3 python3-numpy python3-sklearn
+    libjpeg-dev libpng-dev libgif-dev
+    nodejs npm python3 python3-numpy python3-sklearn chromium
   )
   local missing=()
   for package in "${packages[@]}"; do
@@ -69,6 +70,15 @@ fetch_face_model_package() {
   tar -xzf "$tarball" -C "$cache/face-api" --strip-components=2 \
     package/model/face_recognition_model-weights_manifest.json \
     package/model/face_recognition_model.bin
+}
+
+install_report_packages() {
+  say "Installing the report renderer's npm packages (pinned in report/package-lock.json)"
+  if npm ls --prefix "$root/report" --omit=dev >/dev/null 2>&1; then
+    echo "already installed in $root/report/node_modules"
+    return
+  fi
+  npm ci --prefix "$root/report" --no-audit --no-fund
 }
 
 build_facespace() {
@@ -111,6 +121,7 @@ run_main() {
 
 install_packages
 fetch_face_model_package
+install_report_packages
 build_facespace
 import_model
 if [ "$run_main_job" -eq 1 ]; then
