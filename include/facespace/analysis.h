@@ -70,7 +70,7 @@ struct AnalysisOptions {
   // Impostor pairs the bootstrap reweights: all pairs below the tail quantile
   // (estimated from a pilot sample) plus a uniform sample of this many others.
   std::uint64_t bootstrap_impostor_sample = 1'000'000;
-  double bootstrap_tail_fraction = 0.03;
+  double bootstrap_tail_fraction = 0.015;
   int curve_points = 1000;      // target number of ROC/DET points after decimation
 };
 
