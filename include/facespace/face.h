@@ -33,18 +33,20 @@ struct FaceBox {
 struct Face {
   FaceBox box;
   std::array<cv::Point2f, kLandmarkCount> landmarks;  // image pixel coordinates
-  double detector_score = 0;  // HOG detection confidence; 0 for a fallback box
+  double detector_score = 0;  // HOG detection confidence (dlib's SVM score, above 0), or 0 for a fallback box
   bool fallback = false;      // true when the box is the fixed central fallback box
   cv::Mat chip;               // kChipSize x kChipSize, CV_8UC3, RGB order
 };
 
 enum class MultiFacePolicy {
-  kLargest,  // keep only the face with the largest box
+  kLargest,  // keep only the face with the largest box (the higher score on a tie)
   kAll,      // keep every face, ordered by detector score (highest first)
 };
 
 struct DetectOptions {
-  int upsample = 1;  // times the image is doubled before detection (dlib's pyramid)
+  // Times the image is doubled before detection (dlib's pyramid_up), 0 to 3.
+  // HOG finds faces of about 80x80 pixels and up at 0, 40x40 at 1.
+  int upsample = 1;
   MultiFacePolicy policy = MultiFacePolicy::kLargest;
   // When no face is detected, use a fixed central box instead of reporting no
   // face. Meant for datasets of pre-cropped faces such as LFW.
@@ -52,14 +54,19 @@ struct DetectOptions {
 };
 
 // Returns the fixed central box used when options.fallback_box is set and the
-// detector finds nothing in an image of `width` x `height` pixels.
+// detector finds nothing in an image of `width` x `height` pixels: a square of
+// 0.42 times the shorter side, centred horizontally, its centre at 0.535 of
+// the height. For LFW's 250x250 images this is (73, 81)-(177, 185), close to
+// the mean HOG box on a sample of LFW images.
 FaceBox FallbackBox(int width, int height);
 
 // Detects, landmarks and aligns faces. One FaceFinder is not safe for
 // concurrent use; give each thread its own (copies share the loaded models).
 class FaceFinder {
  public:
-  // Loads the 68-point landmark model. Throws Error(kNotFound) or Error(kCorrupt).
+  // Loads the 68-point landmark model, or shares the copy already loaded from
+  // the same path. Throws Error(kNotFound), Error(kCorrupt), or
+  // Error(kMismatch) for a model with another number of points.
   explicit FaceFinder(const std::filesystem::path& landmark_model);
   FaceFinder(const FaceFinder& other);
   FaceFinder& operator=(const FaceFinder&) = delete;
@@ -67,9 +74,12 @@ class FaceFinder {
 
   // Returns the faces in `rgb` (CV_8UC3, RGB) according to `options`. Returns an
   // empty vector when there is no face and no fallback box was requested.
+  // Throws Error(kInvalidArgument) for another image type or an upsample
+  // outside 0..3.
   std::vector<Face> Find(const cv::Mat& rgb, const DetectOptions& options) const;
 
-  // Landmarks and aligns a face inside a known box (no detection).
+  // Landmarks and aligns a face inside a known box (no detection). The box may
+  // extend beyond the image, and chip pixels outside the image are black.
   Face AlignInBox(const cv::Mat& rgb, const FaceBox& box) const;
 
  private:

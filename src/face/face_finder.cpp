@@ -59,8 +59,9 @@ struct FaceFinder::Detector {
 };
 
 FaceFinder::FaceFinder(const std::filesystem::path& landmark_model) : detector_(std::make_unique<Detector>()) {
-  // Every FaceFinder built from the same file shares one loaded model (about
-  // 100 MB); a weak pointer lets it go once the last user is gone.
+  // Every FaceFinder built from the same file shares one loaded model of
+  // about 100 MB. The cache keeps weak pointers, so the model is freed once
+  // the last FaceFinder using it is destroyed.
   static std::mutex cache_mutex;
   static std::map<std::filesystem::path, std::weak_ptr<const Models>> cache;
   const std::lock_guard lock(cache_mutex);

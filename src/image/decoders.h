@@ -4,6 +4,7 @@
 #define FACESPACE_SRC_IMAGE_DECODERS_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -29,6 +30,10 @@ struct ImageHeader {
 // Throws Error(kDecode) "<source>: <cause>" for unrecognised, unsupported or
 // malformed headers.
 ImageHeader ReadImageHeader(Bytes bytes, const std::string& source);
+
+// Returns the file length that a binary PNM (P4, P5, P6) header requires, or
+// nullopt for the other PNM kinds.
+std::optional<std::int64_t> RequiredPnmLength(Bytes bytes, const std::string& source);
 
 // Pixels as a decoder produced them, before orientation is applied.
 struct RawImage {

@@ -1,6 +1,6 @@
 // GIF decoding with giflib, because OpenCV 4.6 has no GIF reader. The first
-// frame is decoded onto a black canvas of the logical screen size (pixels
-// outside the frame and transparent pixels stay black); the remaining frames
+// frame is decoded onto a black canvas of the logical screen size, so pixels
+// outside the frame and transparent pixels are black. The remaining frames
 // are read without decoding, only to detect a truncated or corrupt file.
 #include <algorithm>
 #include <cstring>

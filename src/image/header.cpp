@@ -195,6 +195,8 @@ class TextHeaderReader {
     return std::stoll(token);
   }
 
+  std::size_t offset() const { return offset_; }
+
  private:
   Bytes bytes_;
   const std::string& source_;
@@ -224,7 +226,7 @@ ImageHeader ReadPfmHeader(Bytes bytes, const std::string& source) {
 }
 
 // Names formats that have a recognisable signature but that DecodeImage does
-// not accept, so the error says what the file is.
+// not accept, so the error message names the format.
 std::optional<std::string> RecogniseUnsupported(Bytes bytes) {
   if (StartsWith(bytes, std::string_view("\x00\x00\x00\x0CjP  \r\n\x87\n", 12)) ||
       StartsWith(bytes, "\xFF\x4F\xFF\x51")) {
@@ -309,6 +311,20 @@ ImageHeader ReadImageHeader(Bytes bytes, const std::string& source) {
                                     header.width, header.height));
   }
   return header;
+}
+
+std::optional<std::int64_t> RequiredPnmLength(Bytes bytes, const std::string& source) {
+  if (bytes.size() < 3 || bytes[1] < '4' || bytes[1] > '6') return std::nullopt;
+  TextHeaderReader reader(bytes, source, 2);
+  const std::int64_t width = reader.NextNumber();
+  const std::int64_t height = reader.NextNumber();
+  if (bytes[1] == '4') return static_cast<std::int64_t>(reader.offset()) + 1 + (width + 7) / 8 * height;
+
+  const std::int64_t max_value = reader.NextNumber();
+  const std::int64_t channels = bytes[1] == '6' ? 3 : 1;
+  const std::int64_t sample_bytes = max_value > 255 ? 2 : 1;
+  // One whitespace byte separates the header from the samples.
+  return static_cast<std::int64_t>(reader.offset()) + 1 + width * height * channels * sample_bytes;
 }
 
 int ReadTiffOrientation(Bytes tiff) {

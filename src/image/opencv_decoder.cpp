@@ -17,7 +17,7 @@ std::uint32_t ReadLe32(Bytes bytes, std::size_t offset) {
 }
 
 // OpenCV 4.6 reports a BMP that ends inside its pixel array only on stderr,
-// so the size of uncompressed BMPs is checked here first.
+// so the length of an uncompressed BMP is checked here first.
 void CheckBmpLength(Bytes bytes, const std::string& source) {
   if (bytes.size() < 34 || ReadLe32(bytes, 14) < 40) return;
   const std::uint32_t compression = ReadLe32(bytes, 30);
@@ -32,6 +32,16 @@ void CheckBmpLength(Bytes bytes, const std::string& source) {
     throw Error(ErrorCategory::kDecode,
                 fmt::format("{}: truncated BMP data ({} bytes, the header requires {})", source,
                             bytes.size(), needed));
+  }
+}
+
+// OpenCV 4.6 reports a binary PNM that ends inside its samples only on stderr.
+void CheckPnmLength(Bytes bytes, const std::string& source) {
+  const std::optional<std::int64_t> needed = RequiredPnmLength(bytes, source);
+  if (needed && static_cast<std::int64_t>(bytes.size()) < *needed) {
+    throw Error(ErrorCategory::kDecode,
+                fmt::format("{}: truncated PNM data ({} bytes, the header requires {})", source,
+                            bytes.size(), *needed));
   }
 }
 
@@ -86,6 +96,7 @@ cv::Mat ToRgb8FromOpenCv(const cv::Mat& image) {
 
 RawImage DecodeWithOpenCv(Bytes bytes, ImageFormat format, const std::string& source) {
   if (format == ImageFormat::kBmp) CheckBmpLength(bytes, source);
+  if (format == ImageFormat::kPnm) CheckPnmLength(bytes, source);
 
   const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<std::uint8_t*>(bytes.data()));
   cv::Mat decoded;

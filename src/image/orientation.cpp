@@ -6,10 +6,10 @@
 namespace facespace::image_internal {
 
 cv::Mat ApplyOrientation(const cv::Mat& rgb, int orientation) {
-  // Orientation values (EXIF 2.3, tag 0x0112) name where row 0 and column 0
-  // of the stored image belong: 1 upright, 2 mirrored, 3 rotated 180 degrees,
-  // 4 flipped vertically, 5 transposed, 6 needs 90 degrees clockwise,
-  // 7 transversed, 8 needs 90 degrees counter-clockwise.
+  // EXIF orientation (tag 0x0112) names where row 0 and column 0 of the
+  // stored image belong. To display it upright: 1 nothing, 2 mirror,
+  // 3 rotate 180 degrees, 4 flip vertically, 5 transpose, 6 rotate 90 degrees
+  // clockwise, 7 transverse, 8 rotate 90 degrees counter-clockwise.
   cv::Mat out;
   switch (orientation) {
     case 2: cv::flip(rgb, out, 1); break;

@@ -5,7 +5,9 @@
 
 #include <fstream>
 #include <random>
+#include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -20,7 +22,7 @@ namespace {
 
 using testing::ByteVector;
 
-// Runs DecodeImage and returns the Error it throws; fails if it throws none.
+// Runs DecodeImage and returns the Error it throws. Fails the test if it throws none.
 Error DecodeError(const ByteVector& bytes, const std::string& name, const DecodeOptions& options = {}) {
   try {
     DecodeImage(bytes, name, options);
@@ -29,18 +31,6 @@ Error DecodeError(const ByteVector& bytes, const std::string& name, const Decode
   }
   ADD_FAILURE() << name << ": DecodeImage accepted the input";
   return Error(ErrorCategory::kInternal, "no error");
-}
-
-// A B, G, R test pattern with smooth gradients, which survives JPEG well.
-cv::Mat GradientBgr(int width, int height) {
-  cv::Mat image(height, width, CV_8UC3);
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) {
-      image.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<std::uint8_t>(x * 255 / width),
-                                            static_cast<std::uint8_t>(y * 255 / height), 128);
-    }
-  }
-  return image;
 }
 
 cv::Mat NoiseBgr(int width, int height, unsigned seed) {
@@ -272,7 +262,7 @@ TEST(Decode, CmykJpegWithoutAdobeMarker) {
 // A 3x2 image whose six pixels a..f have distinct red values 10..60:
 //   a b c
 //   d e f
-// Each case lists the upright rows the orientation tag asks for.
+// Each case lists the upright rows that the orientation tag requires.
 struct OrientationCase {
   int orientation;
   std::vector<std::vector<int>> rows;
@@ -483,6 +473,35 @@ TEST(Reject, TruncatedBmp) {
   EXPECT_EQ(std::string(error.what()), "cut.bmp: truncated BMP data (722 bytes, the header requires 822)");
 }
 
+TEST(Reject, TruncatedOpenCvFormats) {
+  const cv::Mat bgr = NoiseBgr(64, 64, 15);
+  const struct {
+    const char* extension;
+    std::vector<int> parameters;
+  } cases[] = {
+      {".tiff", {}},
+      {".ppm", {}},
+      {".webp", {cv::IMWRITE_WEBP_QUALITY, 101}},
+      {".ras", {}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.extension);
+    const ByteVector bytes = testing::EncodeWithOpenCv(bgr, c.extension, c.parameters);
+    const ByteVector half(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2));
+    const Error error = DecodeError(half, std::string("half") + c.extension);
+    EXPECT_EQ(error.category(), ErrorCategory::kDecode);
+  }
+}
+
+TEST(Reject, TruncatedPpm) {
+  const ByteVector ppm = testing::EncodeWithOpenCv(NoiseBgr(8, 4, 16), ".ppm");
+  const ByteVector cut(ppm.begin(), ppm.end() - 10);
+  const Error error = DecodeError(cut, "cut.ppm");
+  EXPECT_EQ(error.category(), ErrorCategory::kDecode);
+  EXPECT_EQ(std::string(error.what()),
+            fmt::format("cut.ppm: truncated PNM data ({} bytes, the header requires {})", cut.size(), ppm.size()));
+}
+
 TEST(Reject, RandomBytesAfterJpegMagic) {
   std::mt19937 random(12);
   ByteVector bytes = {0xFF, 0xD8, 0xFF};
@@ -490,6 +509,30 @@ TEST(Reject, RandomBytesAfterJpegMagic) {
   const Error error = DecodeError(bytes, "noise.jpg");
   EXPECT_EQ(error.category(), ErrorCategory::kDecode);
   EXPECT_EQ(std::string(error.what()).rfind("noise.jpg: ", 0), 0u);
+}
+
+TEST(Decode, ConcurrentCallsAgree) {
+  std::vector<ByteVector> files = {
+      testing::EncodeWithOpenCv(NoiseBgr(40, 30, 20), ".jpg"),
+      testing::EncodeWithOpenCv(NoiseBgr(40, 30, 21), ".png"),
+      testing::EncodeGif(cv::Mat(30, 40, CV_8UC1, cv::Scalar(1)), {cv::Vec3b(0, 0, 0), cv::Vec3b(5, 6, 7)}, -1, false),
+      testing::EncodeWithOpenCv(NoiseBgr(40, 30, 22), ".bmp"),
+  };
+  std::vector<cv::Mat> expected;
+  for (const ByteVector& file : files) expected.push_back(DecodeImage(file, "serial").rgb);
+
+  std::vector<int> mismatches(files.size(), 0);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    threads.emplace_back([&, i] {
+      for (int round = 0; round < 50; ++round) {
+        const cv::Mat decoded = DecodeImage(files[i], "concurrent").rgb;
+        mismatches[i] += cv::norm(decoded, expected[i], cv::NORM_INF) != 0;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (std::size_t i = 0; i < files.size(); ++i) EXPECT_EQ(mismatches[i], 0) << "file " << i;
 }
 
 // ----------------------------------------------------------- pixel limit

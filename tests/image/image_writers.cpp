@@ -74,7 +74,7 @@ ByteVector EncodePng(const PngSpec& spec) {
   ByteVector exif;
   if (spec.exif_orientation) {
     const ByteVector block = MakeExifBlock(*spec.exif_orientation);
-    exif.assign(block.begin() + 6, block.end());  // eXIf holds the TIFF structure without "Exif\0\0"
+    exif.assign(block.begin() + 6, block.end());  // eXIf contains the TIFF structure without "Exif\0\0"
     png_set_eXIf_1(png, info, static_cast<png_uint_32>(exif.size()), exif.data());
   }
   png_write_info(png, info);
