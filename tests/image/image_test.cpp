@@ -33,6 +33,15 @@ Error DecodeError(const ByteVector& bytes, const std::string& name, const Decode
   return Error(ErrorCategory::kInternal, "no error");
 }
 
+testing::PngSpec PngHeader(int width, int height, int color_type, int bit_depth = 8) {
+  testing::PngSpec spec;
+  spec.width = width;
+  spec.height = height;
+  spec.color_type = color_type;
+  spec.bit_depth = bit_depth;
+  return spec;
+}
+
 cv::Mat NoiseBgr(int width, int height, unsigned seed) {
   cv::Mat image(height, width, CV_8UC3);
   cv::RNG rng(seed);
@@ -99,7 +108,7 @@ TEST(Decode, PngGray8) {
 }
 
 TEST(Decode, PngGray1Bit) {
-  testing::PngSpec spec{.width = 8, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY, .bit_depth = 1};
+  testing::PngSpec spec = PngHeader(8, 2, PNG_COLOR_TYPE_GRAY, 1);
   spec.samples = {0b10100000, 0b01011111};
   const DecodedImage image = DecodeImage(testing::EncodePng(spec), "bits.png");
   ExpectRgb8(image, 8, 2);
@@ -109,7 +118,7 @@ TEST(Decode, PngGray1Bit) {
 }
 
 TEST(Decode, PngGrayAlphaOverBlack) {
-  testing::PngSpec spec{.width = 3, .height = 1, .color_type = PNG_COLOR_TYPE_GRAY_ALPHA};
+  testing::PngSpec spec = PngHeader(3, 1, PNG_COLOR_TYPE_GRAY_ALPHA);
   spec.samples = {200, 255, 200, 0, 200, 128};
   const DecodedImage image = DecodeImage(testing::EncodePng(spec), "gray-alpha.png");
   ExpectRgb8(image, 3, 1);
@@ -151,7 +160,7 @@ TEST(Decode, PngGray16) {
 }
 
 TEST(Decode, PngPaletteWithTransparency) {
-  testing::PngSpec spec{.width = 3, .height = 1, .color_type = PNG_COLOR_TYPE_PALETTE};
+  testing::PngSpec spec = PngHeader(3, 1, PNG_COLOR_TYPE_PALETTE);
   spec.palette = {cv::Vec3b(255, 0, 0), cv::Vec3b(0, 200, 0), cv::Vec3b(0, 0, 100)};
   spec.palette_alpha = {255, 255, 0};
   spec.samples = {0, 1, 2};
@@ -282,7 +291,7 @@ const OrientationCase kOrientationCases[] = {
 TEST(Orientation, PngExifAllEight) {
   for (const OrientationCase& c : kOrientationCases) {
     SCOPED_TRACE("orientation " + std::to_string(c.orientation));
-    testing::PngSpec spec{.width = 3, .height = 2, .color_type = PNG_COLOR_TYPE_RGB};
+    testing::PngSpec spec = PngHeader(3, 2, PNG_COLOR_TYPE_RGB);
     for (int value : {10, 20, 30, 40, 50, 60}) spec.samples.insert(spec.samples.end(), {static_cast<std::uint8_t>(value), 0, 0});
     spec.exif_orientation = c.orientation;
 
