@@ -30,7 +30,7 @@ install_packages() {
   say "Installing Debian packages"
   local packages=(
     build-essential cmake ninja-build pkg-config git ca-certificates
-    libdlib-dev libdlib-data libopencv-dev libfaiss-dev libopenblas-dev
+    libdlib-dev libdlib-data libopencv-dev libfaiss-dev libopenblas-dev libssl-dev
     libsqlite3-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     libjpeg-dev libpng-dev libgif-dev

@@ -47,10 +47,15 @@ class FaceEmbedder {
   const ModelInfo& info() const;
 
   // Embeds `chips` (each kChipSize x kChipSize, CV_8UC3, RGB order) and returns
-  // one Embedding per chip, in order. Uses up to `threads` threads
-  // (0 = all cores). Thread-safe: concurrent calls are serialised or use
-  // separate network copies.
-  std::vector<Embedding> Embed(const std::vector<cv::Mat>& chips, int threads = 0) const;
+  // one Embedding per chip, in order. Chips run through the network
+  // `batch_size` at a time (0 = 16); up to `threads` threads (0 = all cores)
+  // each take whole batches, and OpenBLAS gets the cores no worker uses.
+  // Throws Error(kInvalidArgument) before any work if a chip has another size
+  // or type. Thread-safe: concurrent calls use separate network buffers.
+  // NOTE: the OpenBLAS thread count is process-wide; it is set for the call and
+  // restored afterwards.
+  std::vector<Embedding> Embed(const std::vector<cv::Mat>& chips, int threads = 0,
+                               std::size_t batch_size = 0) const;
 
   Embedding EmbedOne(const cv::Mat& chip) const;
 
@@ -65,11 +70,16 @@ class FaceEmbedder {
 cv::Mat ChipFromCroppedFace(const cv::Mat& rgb);
 
 // Converts the tfjs weights of the @vladmandic/face-api package (manifest JSON
-// plus binary) into facespace's model file at `output`, written atomically.
-// Throws Error(kCorrupt) when the manifest and the binary disagree.
+// plus binary) into facespace's model file at `output`, written atomically
+// through a temporary file and a rename. `source` is stored as given (empty:
+// the binary's file name); the stored hash is the SHA-256 of `weights_bin`.
+// Throws Error(kNotFound) or Error(kIo) on unreadable input, Error(kCorrupt)
+// when the manifest and the binary disagree or a tensor does not fit the
+// network, and Error(kIo) when the output cannot be written.
 ModelInfo ImportTfjsModel(const std::filesystem::path& manifest_json,
                           const std::filesystem::path& weights_bin,
-                          const std::filesystem::path& output);
+                          const std::filesystem::path& output,
+                          const std::string& source = "");
 
 // Reads only the header of a model file and returns what it is.
 ModelInfo ReadModelInfo(const std::filesystem::path& model_file);
