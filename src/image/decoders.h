@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -63,6 +64,11 @@ cv::Mat CompositeOverBlack(const cv::Mat& rgba);
 // of an EXIF block after "Exif\0\0", or a whole TIFF file). Returns 1 when the
 // tag is absent, out of range or the structure is malformed.
 int ReadTiffOrientation(Bytes tiff);
+
+// Returns a copy of a TIFF file whose Orientation tag, if any, is set to 1.
+// OpenCV 4.6 applies the TIFF orientation itself, and DecodeImage applies it
+// once for every format, so OpenCV gets the copy.
+std::vector<std::uint8_t> WithTiffOrientationCleared(Bytes tiff);
 
 // Same, for an EXIF block that may start with the "Exif\0\0" prefix.
 int ReadExifOrientation(Bytes exif);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -124,8 +125,16 @@ ImageHeader ReadWebpHeader(Bytes bytes, const std::string& source) {
   reader.Fail("corrupt WebP header (unknown first chunk)");
 }
 
+// One value of a tag in IFD0, and where its bytes sit in the file.
+struct TiffTagValue {
+  std::uint32_t value = 0;
+  std::size_t offset = 0;  // of the value inside the IFD entry
+  std::size_t size = 0;    // 2 for SHORT, 4 for LONG
+  bool big_endian = false;
+};
+
 // Reads one SHORT or LONG value of a tag in IFD0 of a classic TIFF structure.
-std::optional<std::uint32_t> FindTiffTag(Bytes tiff, std::uint16_t tag) {
+std::optional<TiffTagValue> FindTiffTagValue(Bytes tiff, std::uint16_t tag) {
   const std::string source = "TIFF";
   const HeaderReader reader(tiff, source, "TIFF");
   if (!reader.Has(0, 8)) return std::nullopt;
@@ -147,11 +156,17 @@ std::optional<std::uint32_t> FindTiffTag(Bytes tiff, std::uint16_t tag) {
     if (reader.Read(entry, 2, big_endian) != tag) continue;
     const std::uint32_t type = reader.Read(entry + 2, 2, big_endian);
     if (reader.Read(entry + 4, 4, big_endian) < 1) return std::nullopt;
-    if (type == 3) return reader.Read(entry + 8, 2, big_endian);  // SHORT
-    if (type == 4) return reader.Read(entry + 8, 4, big_endian);  // LONG
-    return std::nullopt;
+    const std::size_t size = type == 3 ? 2 : (type == 4 ? 4 : 0);  // SHORT, LONG
+    if (size == 0) return std::nullopt;
+    return TiffTagValue{reader.Read(entry + 8, size, big_endian), entry + 8, size, big_endian};
   }
   return std::nullopt;
+}
+
+std::optional<std::uint32_t> FindTiffTag(Bytes tiff, std::uint16_t tag) {
+  const auto found = FindTiffTagValue(tiff, tag);
+  if (!found) return std::nullopt;
+  return found->value;
 }
 
 ImageHeader ReadTiffHeader(Bytes bytes, const std::string& source) {
@@ -331,6 +346,15 @@ int ReadTiffOrientation(Bytes tiff) {
   const auto orientation = FindTiffTag(tiff, 0x0112);
   if (!orientation || *orientation < 1 || *orientation > 8) return 1;
   return static_cast<int>(*orientation);
+}
+
+std::vector<std::uint8_t> WithTiffOrientationCleared(Bytes tiff) {
+  std::vector<std::uint8_t> copy(tiff.begin(), tiff.end());
+  const auto found = FindTiffTagValue(tiff, 0x0112);
+  if (!found) return copy;
+  for (std::size_t i = 0; i < found->size; ++i) copy[found->offset + i] = 0;
+  copy[found->offset + (found->big_endian ? found->size - 1 : 0)] = 1;
+  return copy;
 }
 
 int ReadExifOrientation(Bytes exif) {

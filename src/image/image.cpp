@@ -20,6 +20,8 @@ using image_internal::Bytes;
 using image_internal::ImageFormat;
 
 // Finds the EXIF chunk of a WebP file (RIFF container) and reads its orientation.
+// NOTE: no test covers a WebP file with an EXIF chunk, because OpenCV 4.6
+// cannot write one and libwebp's mux library is not a dependency.
 int ReadWebpOrientation(Bytes bytes) {
   std::size_t offset = 12;
   while (offset + 8 <= bytes.size()) {

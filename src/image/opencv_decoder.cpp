@@ -98,6 +98,11 @@ RawImage DecodeWithOpenCv(Bytes bytes, ImageFormat format, const std::string& so
   if (format == ImageFormat::kBmp) CheckBmpLength(bytes, source);
   if (format == ImageFormat::kPnm) CheckPnmLength(bytes, source);
 
+  std::vector<std::uint8_t> tiff_copy;
+  if (format == ImageFormat::kTiff) {
+    tiff_copy = WithTiffOrientationCleared(bytes);
+    bytes = tiff_copy;
+  }
   const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<std::uint8_t*>(bytes.data()));
   cv::Mat decoded;
   try {

@@ -307,6 +307,26 @@ TEST(Orientation, PngExifAllEight) {
   }
 }
 
+TEST(Orientation, TiffAllEight) {
+  cv::Mat rgb(2, 3, CV_8UC3, cv::Scalar(0, 0, 0));
+  const int values[] = {10, 20, 30, 40, 50, 60};
+  for (int i = 0; i < 6; ++i) rgb.at<cv::Vec3b>(i / 3, i % 3)[0] = static_cast<std::uint8_t>(values[i]);
+
+  for (const OrientationCase& c : kOrientationCases) {
+    SCOPED_TRACE("orientation " + std::to_string(c.orientation));
+    const DecodedImage image = DecodeImage(testing::EncodeTiffWithOrientation(rgb, c.orientation), "oriented.tiff");
+    EXPECT_EQ(image.format, "tiff");
+    EXPECT_EQ(image.exif_orientation, c.orientation);
+    ASSERT_EQ(image.rgb.rows, static_cast<int>(c.rows.size()));
+    ASSERT_EQ(image.rgb.cols, static_cast<int>(c.rows[0].size()));
+    for (int y = 0; y < image.rgb.rows; ++y) {
+      for (int x = 0; x < image.rgb.cols; ++x) {
+        EXPECT_EQ(image.rgb.at<cv::Vec3b>(y, x)[0], c.rows[y][x]) << "at x=" << x << " y=" << y;
+      }
+    }
+  }
+}
+
 // A 64x32 JPEG whose left half is red and right half blue.
 ByteVector RedBlueJpeg(int orientation) {
   cv::Mat bgr(32, 64, CV_8UC3, cv::Scalar(255, 0, 0));

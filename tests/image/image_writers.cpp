@@ -1,6 +1,8 @@
 #include "image/image_writers.h"
 
+#include <algorithm>
 #include <csetjmp>
+#include <iterator>
 #include <cstdio>
 #include <cstring>
 
@@ -46,10 +48,14 @@ ByteVector MakeExifBlock(int orientation) {
 ByteVector InsertExifOrientation(const ByteVector& jpeg, int orientation) {
   const ByteVector block = MakeExifBlock(orientation);
   const std::size_t length = block.size() + 2;
-  ByteVector out(jpeg.begin(), jpeg.begin() + 2);  // SOI
-  out.insert(out.end(), {0xFF, 0xE1, static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length & 0xFF)});
-  out.insert(out.end(), block.begin(), block.end());
-  out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
+  const std::uint8_t segment_start[] = {0xFF, 0xD8,  // SOI
+                                        0xFF, 0xE1, static_cast<std::uint8_t>(length >> 8),
+                                        static_cast<std::uint8_t>(length & 0xFF)};
+  ByteVector out;
+  out.reserve(sizeof segment_start + block.size() + jpeg.size());
+  std::copy(std::begin(segment_start), std::end(segment_start), std::back_inserter(out));
+  std::copy(block.begin(), block.end(), std::back_inserter(out));
+  std::copy(jpeg.begin() + 2, jpeg.end(), std::back_inserter(out));
   return out;
 }
 
@@ -115,6 +121,55 @@ ByteVector EncodeCmykJpeg(const cv::Mat& samples, bool ycck, bool adobe_marker) 
 
   ByteVector out(buffer, buffer + size);
   std::free(buffer);
+  return out;
+}
+
+ByteVector EncodeTiffWithOrientation(const cv::Mat& rgb, int orientation) {
+  ByteVector out;
+  auto put16 = [&](int value) {
+    out.push_back(static_cast<std::uint8_t>(value & 0xFF));
+    out.push_back(static_cast<std::uint8_t>((value >> 8) & 0xFF));
+  };
+  auto put32 = [&](std::uint32_t value) {
+    put16(static_cast<int>(value & 0xFFFF));
+    put16(static_cast<int>(value >> 16));
+  };
+  constexpr int kEntries = 11;
+  constexpr std::uint32_t kIfdOffset = 8;
+  constexpr std::uint32_t kBitsOffset = kIfdOffset + 2 + 12 * kEntries + 4;
+  constexpr std::uint32_t kPixelOffset = kBitsOffset + 6;
+  const auto pixel_bytes = static_cast<std::uint32_t>(rgb.total() * 3);
+
+  out.insert(out.end(), {'I', 'I', 42, 0});
+  put32(kIfdOffset);
+  put16(kEntries);
+  auto entry = [&](int tag, int type, std::uint32_t value) {
+    put16(tag);
+    put16(type);
+    put32(tag == 258 ? 3 : 1);
+    if (type == 3 && tag != 258) {
+      put16(static_cast<int>(value));
+      put16(0);
+    } else {
+      put32(value);
+    }
+  };
+  constexpr int kShort = 3;
+  constexpr int kLong = 4;
+  entry(256, kShort, static_cast<std::uint32_t>(rgb.cols));  // ImageWidth
+  entry(257, kShort, static_cast<std::uint32_t>(rgb.rows));  // ImageLength
+  entry(258, kShort, kBitsOffset);                           // BitsPerSample, three values
+  entry(259, kShort, 1);                                     // Compression: none
+  entry(262, kShort, 2);                                     // PhotometricInterpretation: RGB
+  entry(273, kLong, kPixelOffset);                           // StripOffsets
+  entry(274, kShort, static_cast<std::uint32_t>(orientation));  // Orientation
+  entry(277, kShort, 3);                                     // SamplesPerPixel
+  entry(278, kShort, static_cast<std::uint32_t>(rgb.rows));  // RowsPerStrip
+  entry(279, kLong, pixel_bytes);                            // StripByteCounts
+  entry(284, kShort, 1);                                     // PlanarConfiguration: chunky
+  put32(0);                                                  // no next IFD
+  for (int i = 0; i < 3; ++i) put16(8);
+  for (int y = 0; y < rgb.rows; ++y) out.insert(out.end(), rgb.ptr<std::uint8_t>(y), rgb.ptr<std::uint8_t>(y) + rgb.cols * 3);
   return out;
 }
 

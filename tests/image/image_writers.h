@@ -50,6 +50,10 @@ ByteVector MakeExifBlock(int orientation);
 // right after the SOI marker.
 ByteVector InsertExifOrientation(const ByteVector& jpeg, int orientation);
 
+// Writes an uncompressed little-endian RGB TIFF by hand, so that IFD0 can
+// carry an Orientation tag (OpenCV's TIFF writer sets none). `rgb` is CV_8UC3.
+ByteVector EncodeTiffWithOrientation(const cv::Mat& rgb, int orientation);
+
 // Encodes a GIF with giflib: `indices` (CV_8UC1) index into `palette` (RGB).
 ByteVector EncodeGif(const cv::Mat& indices, const std::vector<cv::Vec3b>& palette, int transparent_index,
                      bool interlaced);
