@@ -130,9 +130,17 @@ cv::Mat CmykToRgb(const cv::Mat& cmyk, bool adobe_inverted) {
 }
 
 [[noreturn]] void ThrowJpegError(const std::string& source, const char* libjpeg_message) {
-  std::string cause = libjpeg_message;
-  if (cause == "Premature end of JPEG file") cause = "truncated JPEG data (premature end of file)";
-  else cause = "corrupt JPEG data (" + cause + ")";
+  // libjpeg's messages for valid files it cannot decode (12-bit samples,
+  // lossless JPEG) start with "Unsupported".
+  const std::string message = libjpeg_message;
+  std::string cause;
+  if (message == "Premature end of JPEG file") {
+    cause = "truncated JPEG data (premature end of file)";
+  } else if (message.rfind("Unsupported", 0) == 0) {
+    cause = "unsupported JPEG variant (" + message + ")";
+  } else {
+    cause = "corrupt JPEG data (" + message + ")";
+  }
   throw Error(ErrorCategory::kDecode, source + ": " + cause);
 }
 

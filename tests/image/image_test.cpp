@@ -460,6 +460,16 @@ TEST(Reject, CorruptJpegScan) {
   EXPECT_EQ(std::string(error.what()).rfind("corrupt.jpg: corrupt JPEG data (", 0), 0u) << error.what();
 }
 
+TEST(Reject, TwelveBitJpeg) {
+  ByteVector jpeg = testing::EncodeWithOpenCv(NoiseBgr(8, 8, 17), ".jpg");
+  std::size_t sof = 2;
+  while (!(jpeg[sof] == 0xFF && jpeg[sof + 1] == 0xC0)) ++sof;
+  jpeg[sof + 4] = 12;  // sample precision
+  const Error error = DecodeError(jpeg, "deep.jpg");
+  EXPECT_EQ(error.category(), ErrorCategory::kDecode);
+  EXPECT_STREQ(error.what(), "deep.jpg: unsupported JPEG variant (Unsupported JPEG data precision 12)");
+}
+
 TEST(Reject, TruncatedPng) {
   const ByteVector png = testing::EncodeWithOpenCv(NoiseBgr(64, 64, 8), ".png");
   const ByteVector half(png.begin(), png.begin() + static_cast<std::ptrdiff_t>(png.size() / 2));
