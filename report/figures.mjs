@@ -4,8 +4,8 @@
 // report leaves the figure out instead of showing an empty frame. The same spec
 // is embedded in the HTML (interactive) and exported to SVG and PNG (static).
 
-const WIDTH = 460;
-const HEIGHT = 300;
+const WIDTH = 380;
+const HEIGHT = 260;
 
 // Shared look of every figure: system sans-serif text, light grid, no frame.
 export const THEME = {
@@ -75,6 +75,22 @@ function distances(doc) {
   return spec;
 }
 
+// Powers of ten spanning `values`, so a log axis gets one labelled tick per decade.
+function decades(values) {
+  const positive = values.filter((v) => v > 0);
+  if (positive.length === 0) return undefined;
+  const low = Math.floor(Math.log10(Math.min(...positive)));
+  const high = Math.ceil(Math.log10(Math.max(...positive)));
+  const ticks = [];
+  for (let e = low; e <= high; e++) ticks.push(10 ** e);
+  return ticks;
+}
+
+function logAxis(title, values) {
+  const ticks = decades(values);
+  return { title, values: ticks, format: '~g', grid: true };
+}
+
 function phaseColor() {
   return { field: 'phase', type: 'nominal', title: 'phase', scale: PHASE_SCALE };
 }
@@ -87,7 +103,8 @@ function roc(doc) {
   spec.data = { values: rows };
   spec.mark = { type: 'line', interpolate: 'step-after', strokeWidth: 1.8 };
   spec.encoding = {
-    x: { field: 'far', type: 'quantitative', scale: { type: 'log' }, title: 'false accept rate (FAR)' },
+    x: { field: 'far', type: 'quantitative', scale: { type: 'log' },
+         axis: logAxis('false accept rate (FAR)', rows.map((r) => r.far)) },
     y: { field: 'tar', type: 'quantitative', scale: { domain: [0, 1] }, title: 'true accept rate (TAR)' },
     color: phaseColor(),
     order: { field: 'far' },
@@ -105,8 +122,10 @@ function det(doc) {
   spec.data = { values: rows };
   spec.mark = { type: 'line', strokeWidth: 1.8 };
   spec.encoding = {
-    x: { field: 'far', type: 'quantitative', scale: { type: 'log' }, title: 'false accept rate (FAR)' },
-    y: { field: 'frr', type: 'quantitative', scale: { type: 'log' }, title: 'false reject rate (FRR)' },
+    x: { field: 'far', type: 'quantitative', scale: { type: 'log' },
+         axis: logAxis('false accept rate (FAR)', rows.map((r) => r.far)) },
+    y: { field: 'frr', type: 'quantitative', scale: { type: 'log' },
+         axis: logAxis('false reject rate (FRR)', rows.map((r) => r.frr)) },
     color: phaseColor(),
     order: { field: 'far' },
     tooltip: [{ field: 'phase' }, { field: 'far', format: '.2e' }, { field: 'frr', format: '.2e' }],

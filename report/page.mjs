@@ -61,11 +61,28 @@ function headlineTable(doc) {
     { key: 'after', title: 'after' },
     { key: 'difference', title: 'difference', format: (v) => signed(v) },
     { key: 'interval', title: '95% interval of the difference',
-      format: (v) => (v[0] === null || v[0] === undefined ? 'n/a' : `[${signed(v[0])}, ${signed(v[1])}]`) },
+      format: (v) => (v.some((x) => x === null || x === undefined) ? 'n/a' : `[${signed(v[0])}, ${signed(v[1])}]`) },
     { key: 'verdict', title: 'verdict', numeric: false,
       format: (v, r) => `<span class="verdict ${VERDICT_CLASS[v] || 'neutral'}">${escapeHtml(v || 'n/a')}</span>` +
         (r.note ? `<span class="hint">${escapeHtml(r.note)}</span>` : '') },
   ], { className: 'headline' });
+}
+
+// Every before/after figure of the comparison, folded away under the headline.
+function comparisonsTable(doc) {
+  if (!Array.isArray(doc.comparisons) || doc.comparisons.length === 0) return '';
+  const rows = doc.comparisons.map((c) => ({ ...c, interval: [c.ci_low, c.ci_high] }));
+  return `<details class="comparisons"><summary>All ${rows.length} before/after figures</summary>` +
+    table(rows, [
+      { key: 'key', title: 'figure', numeric: false },
+      { key: 'before', title: 'before' },
+      { key: 'after', title: 'after' },
+      { key: 'difference', title: 'difference', format: (v) => signed(v) },
+      { key: 'interval', title: '95% interval',
+        format: (v) => (v.some((x) => x === null || x === undefined) ? 'n/a' : `[${signed(v[0])}, ${signed(v[1])}]`) },
+      { key: 'verdict', title: 'verdict', numeric: false,
+        format: (v) => `<span class="verdict ${VERDICT_CLASS[v] || 'neutral'}">${escapeHtml(v || 'n/a')}</span>` },
+    ], { sortable: true }) + '</details>';
 }
 
 function figure(fig) {
@@ -219,6 +236,8 @@ table.sortable thead th[aria-sort="descending"]::after { content: " ▼"; font-s
 table.kv th { font-weight: 500; color: var(--muted); white-space: nowrap; }
 table.kv td { word-break: break-word; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; }
 .empty { color: var(--muted); font-style: italic; }
+details.comparisons { margin: 6px 0 0; }
+details.comparisons summary { cursor: pointer; color: var(--accent); font-size: 14px; }
 footer { color: var(--muted); font-size: 12px; padding: 40px 0 30px; }
 #vg-tooltip-element img { max-width: 96px; display: block; }
 @media print { .scroll { max-height: none; } nav { display: none; } }
@@ -275,7 +294,7 @@ export function renderHtml(doc, figures, libraries) {
     : '';
   const specs = figures.map((f) => ({ name: f.name, spec: f.spec }));
   const sections = [
-    section('headline', 'Headline', headlineTable(doc),
+    section('headline', 'Headline', headlineTable(doc) + comparisonsTable(doc),
       'Before: the real gallery alone. After: the real gallery plus its synthetic samples. The difference is after minus before, with a paired bootstrap 95% interval; the verdict says whether that interval excludes zero.'),
     section('distances', 'Distance distributions', figuresOf(figures, ['distances'])),
     section('verification', 'Verification and identification', figuresOf(figures, ['roc', 'det', 'cmc'])),

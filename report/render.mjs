@@ -84,6 +84,7 @@ function csvCell(value) {
 // document's objects may come with their keys sorted (nlohmann::json sorts them).
 const COLUMN_ORDER = {
   headline: ['key', 'label', 'higher_is_better', 'before', 'after', 'difference', 'ci_low', 'ci_high', 'verdict', 'note'],
+  comparisons: ['key', 'higher_is_better', 'before', 'after', 'difference', 'ci_low', 'ci_high', 'verdict'],
   spaces: ['space', 'samples', 'identities', 'd_prime', 'eer', 'tar_label', 'tar_at_far', 'rank1', 'silhouette', 'fisher_ratio'],
   identities: ['identity', 'real_samples', 'synthetic_samples', 'radius_before', 'radius_after',
                'margin_before', 'margin_after', 'silhouette_before', 'silhouette_after'],
@@ -113,6 +114,7 @@ function writeCsv(file, rows, leading = []) {
 function tables(doc) {
   const list = [
     ['headline', doc.headline],
+    ['comparisons', doc.comparisons],
     ['spaces', doc.spaces],
     ['identities', doc.identities],
     ['distance_histograms', doc.distances && doc.distances.histograms],
@@ -156,10 +158,24 @@ function libraryScript(relative) {
   }
 }
 
+// Versions of the plotting libraries, for the report's configuration table.
+function libraryVersions() {
+  const versions = {};
+  for (const name of ['vega', 'vega-lite', 'vega-embed', '@resvg/resvg-js']) {
+    try {
+      versions[name] = JSON.parse(fs.readFileSync(path.join(rendererDir, 'node_modules', name, 'package.json'), 'utf8')).version;
+    } catch {
+      versions[name] = 'unknown';
+    }
+  }
+  return versions;
+}
+
 export async function render(resultsFile, outDir) {
   const doc = readDocument(resultsFile);
   const baseDir = path.dirname(path.resolve(resultsFile));
   const inlined = inlineImages(doc, baseDir);
+  inlined.config.versions = { ...(inlined.config.versions || {}), ...libraryVersions() };
   const figuresDir = path.join(outDir, 'figures');
   const dataDir = path.join(outDir, 'data');
   fs.mkdirSync(figuresDir, { recursive: true });

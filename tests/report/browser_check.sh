@@ -29,7 +29,11 @@ case "$mode" in
     ;;
   demo)
     binary=${3:?demo mode needs the facespace binary}
-    "$binary" experiment --out "$out"
+    model="${FACESPACE_MODEL:-$root/models/dlib_resnet_v1.fsmodel}"
+    if [ ! -f "$model" ]; then
+      echo "SKIP: $model not found (scripts/setup.sh imports the face model)"; exit 77
+    fi
+    "$binary" --quiet experiment --out "$out" --bootstrap 100
     min_figures=6
     ;;
   *) echo "browser_check.sh: unknown mode '$mode' (fixture or demo)" >&2; exit 2 ;;

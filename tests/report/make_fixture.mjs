@@ -120,6 +120,12 @@ const doc = {
     { key: 'silhouette', label: 'silhouette', higher_is_better: true, before: 0.41, after: 0.36, difference: -0.05, ci_low: -0.08, ci_high: -0.02, verdict: 'worse' },
     { key: 'fisher_ratio', label: 'Fisher ratio', higher_is_better: true, before: 2.7, after: 2.4, difference: -0.3, ci_low: -0.5, ci_high: null, verdict: 'n/a', note: 'interval not available' },
   ],
+  comparisons: [
+    { key: 'gallery.d_prime', higher_is_better: true, before: 3.1, after: 3.42, difference: 0.32, ci_low: 0.05, ci_high: 0.61, verdict: 'improved' },
+    { key: 'probes.sample.rank1', higher_is_better: true, before: 0.958, after: 0.958, difference: 0, ci_low: 0, ci_high: 0, verdict: 'no significant change' },
+    { key: 'robustness.pose.sample.rank1', higher_is_better: true, before: 0.81, after: 0.88, difference: 0.07, ci_low: 0.01, ci_high: 0.12, verdict: 'improved' },
+    { key: 'probes.contamination', higher_is_better: false, before: 0, after: 0.04, difference: 0.04, ci_low: 0, ci_high: 0.08, verdict: 'no significant change' },
+  ],
   distances: {
     threshold: 0.6,
     unit: 'plain L2',
