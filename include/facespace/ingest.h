@@ -1,7 +1,7 @@
 // Ingest: a dataset folder in, a store filled with embeddings out.
 //
 // The dataset has one folder per identity (the LFW layout): DATASET/NAME/*.jpg.
-// Files are hashed (SHA-256) and a file whose content the store already holds
+// Files are hashed (SHA-256) and a file whose content is already in the store
 // is skipped, so an interrupted ingest resumes where it stopped. Each batch of
 // images is committed as one store transaction, so a killed process loses at
 // most the batch it was working on.
@@ -85,7 +85,8 @@ struct IngestSummary {
   std::int64_t single_image_identities = 0;
   std::map<std::string, std::int64_t> failures_by_reason;  // "stage: reason" -> count
   double seconds = 0;
-  double store_seconds = 0;          // time spent in store writes and commits
+  double store_seconds = 0;          // time spent in store lookups, writes and commits
+  double hash_seconds = 0;           // time spent hashing files (SHA-256) for resume
   RunId run = 0;
 };
 

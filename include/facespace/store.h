@@ -9,8 +9,8 @@
 //   lock         flock(2) write lock; contains the writer's process id.
 //
 // Both files record the format or schema version, the model id, the embedding
-// dimension and the metric; opening with other values is rejected with
-// Error(kMismatch) naming both sides.
+// dimension and the metric. Opening with other values raises Error(kMismatch),
+// whose message names both sides.
 //
 // Crash safety: writes go into one SQLite transaction. Commit() first commits
 // that transaction, which increments the store's generation, then writes the
@@ -62,7 +62,7 @@ SampleKind ParseSampleKind(std::string_view text);  // throws Error(kInvalidArgu
 // ---------------------------------------------------------------------------
 // Vector index
 
-// How an index is built: a FAISS factory string and the metric users see.
+// Index parameters: a FAISS factory string and the metric users see.
 struct IndexSpec {
   // FAISS index_factory description without the IDMap prefix: "Flat" (exact),
   // "HNSW32", "HNSW32,Flat", "IVF256,Flat", ...
@@ -91,7 +91,7 @@ struct IndexHit {
 // around the factory's index). Used by Store, and usable on its own for
 // temporary indexes over subsets, e.g. in analysis and benchmarks.
 //
-// IVF indexes need training: until the index holds at least 39 vectors per
+// IVF indexes need training: until the index contains at least 39 vectors per
 // IVF cell (FAISS's minimum recommendation), vectors go into an exact flat
 // index; once enough are present the IVF index is trained on all of them and
 // replaces it. Indexes that cannot remove vectors (HNSW) are rebuilt from the
@@ -111,7 +111,7 @@ class VectorIndex {
   std::size_t size() const;
   bool trained() const;  // false only for an IVF index still waiting for vectors
 
-  // Adds ids.size() vectors; `vectors` holds ids.size() * dimension() floats,
+  // Adds ids.size() vectors; `vectors` contains ids.size() * dimension() floats,
   // row-major. Throws Error(kInvalidArgument) on a size mismatch, a NaN or
   // infinite component, an all-zero vector, or an id already present or < 0.
   void Add(std::span<const SampleId> ids, std::span<const float> vectors);
@@ -120,7 +120,7 @@ class VectorIndex {
   std::size_t Remove(std::span<const SampleId> ids);
 
   // Returns up to k nearest neighbours of `query` (dimension() floats), nearest
-  // first. Fewer than k when the index holds fewer vectors; never contains
+  // first. Fewer than k when the index contains fewer vectors; never contains
   // kNoSample. Throws Error(kInvalidArgument) for k < 1 or a bad query.
   std::vector<IndexHit> Search(std::span<const float> query, int k) const;
 
@@ -193,7 +193,7 @@ struct FaceRecord {
   bool fallback = false;
 };
 
-// Where a synthetic sample came from.
+// Provenance of a synthetic sample.
 struct SyntheticProvenance {
   SampleId source_sample = 0;  // the real (or synthetic) sample it was made from
   std::string recipe;          // recipe string as the user wrote it
@@ -275,10 +275,10 @@ struct CheckReport {
 
 struct OpenOptions {
   bool writable = false;  // take the write lock
-  // When the index file is older than the database (the normal outcome of a
-  // crash between the two writes of Commit()), rebuild it from the stored
-  // embeddings; a writable store also saves the rebuilt index. When false,
-  // Open() throws Error(kCorrupt) instead.
+  // When the index file is older than the database, which is the normal
+  // outcome of a crash between the two writes of Commit(), rebuild it from the
+  // stored embeddings. A writable store also saves the rebuilt index. When
+  // false, Open() throws Error(kCorrupt) instead.
   bool rebuild_stale_index = true;
   // Rebuild the index from the stored embeddings whenever its file is
   // missing, damaged or disagrees with the database, instead of throwing
@@ -393,6 +393,25 @@ class Store {
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Files written by ExportStore, all with one row per sample in the same order
+// (ascending sample id):
+//   embeddings.npy  float32 array of shape (rows, dimension), NumPy format 1.0
+//   metadata.csv    row,sample_id,identity,identity_id,kind,image_path,
+//                   source_sample,recipe,seed (RFC 4180 quoting)
+//   vectors.tsv     TensorBoard embedding projector: one vector per line
+//   metadata.tsv    TensorBoard projector labels: header line, then
+//                   identity, kind, sample id (tabs and line breaks inside
+//                   names become spaces because TSV cannot quote them)
+struct ExportSummary {
+  std::size_t rows = 0;
+  std::vector<std::filesystem::path> files;
+};
+
+// Writes the samples matching `filter` to `out_dir` (created if missing).
+// Throws Error(kIo) when a file cannot be written.
+ExportSummary ExportStore(const Store& store, const std::filesystem::path& out_dir,
+                          const SampleFilter& filter = {});
 
 // Returns the lower-case hex SHA-256 of a file's content (OpenSSL EVP).
 // Throws Error(kIo) when the file cannot be read.

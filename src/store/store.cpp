@@ -51,7 +51,7 @@ std::vector<float> VectorFromBlob(std::span<const std::uint8_t> blob, int dimens
   return vector;
 }
 
-// Checks the fixed header of an SQLite file before SQLite sees it, so a file
+// Checks the fixed header of an SQLite file before SQLite opens it, so a file
 // that is not a database or was cut short gets a precise message.
 void CheckDatabaseFileHeader(const std::filesystem::path& file) {
   std::ifstream stream(file, std::ios::binary);
@@ -292,7 +292,7 @@ struct Store::Impl {
     if (problem.empty()) return;
 
     // A reader may race a writer that has committed the database but not yet
-    // renamed the new index file into place; that index is one generation behind.
+    // renamed the new index file into place. That index is one generation behind.
     const bool racing_writer = !writable() && StoreLock::IsHeld(directory);
     const bool rebuild = options.repair_index || (stale && options.rebuild_stale_index) || racing_writer;
     if (!rebuild) {
@@ -372,7 +372,7 @@ Store Store::Create(const std::filesystem::path& directory, const StoreConfig& c
   std::filesystem::create_directories(directory, error);
   if (error) throw Error(ErrorCategory::kIo, directory.string() + ": cannot create directory: " + error.message());
   if (std::filesystem::exists(directory / kDatabaseName)) {
-    throw Error(ErrorCategory::kInvalidArgument, directory.string() + ": already holds a store");
+    throw Error(ErrorCategory::kInvalidArgument, directory.string() + ": already contains a store");
   }
 
   auto impl = std::make_unique<Impl>();
