@@ -1,7 +1,7 @@
 // The face embedding model: a 150x150 aligned RGB chip in, 128 floats out.
 //
 // The network is dlib's face-recognition ResNet (29 convolutional layers,
-// about 0.51 GFLOP a face). Its input is (pixel - channel mean) / 256 with
+// about 0.54 GFLOP a face). Its input is (pixel - channel mean) / 256 with
 // means R 122.782, G 117.001, B 104.298. Embeddings are in plain Euclidean (L2)
 // units and are not normalised; the model's published match threshold is 0.6.
 #ifndef FACESPACE_EMBEDDING_H_

@@ -146,8 +146,7 @@ cv::Mat ChipFromCroppedFace(const cv::Mat& rgb) {
                             rgb.rows, rgb.type()));
   }
   const int side = std::max(rgb.cols, rgb.rows);
-  // The padding before the image is the larger half when the difference is
-  // odd, as face-api's padToSquare rounds it.
+  // When the difference is odd, the padding before the image is the larger half.
   const int left = (side - rgb.cols + 1) / 2;
   const int top = (side - rgb.rows + 1) / 2;
   cv::Mat square(side, side, CV_8UC3, cv::Scalar::all(0));

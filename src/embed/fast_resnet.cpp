@@ -25,8 +25,8 @@ constexpr std::size_t kLevel256[] = {23, 25};
 constexpr std::size_t kDown256Out = 27;
 constexpr std::size_t kConvCount = 29;
 
-// The im2col buffer holds at most this many floats (64 MiB); larger
-// convolutions run in row chunks.
+// The im2col buffer contains at most this many floats (64 MiB), so larger
+// convolutions run in chunks of rows.
 constexpr std::size_t kMaxColumnFloats = std::size_t{16} << 20;
 
 // dlib's input_rgb_image_sized subtracts these means and divides by 256.
@@ -190,7 +190,7 @@ void FastResNet::ResidualUnit(std::size_t first_conv, Activation& x) {
   std::swap(x, sum);
 }
 
-// The shortcut is a 2x2 average pool of the input; dlib adds tensors of
+// The shortcut is a 2x2 average pool of the input. dlib adds tensors of
 // different shapes as if both were zero-padded to the larger one, aligned at
 // row, column and channel 0.
 void FastResNet::ResidualDownUnit(std::size_t first_conv, Activation& x) {
