@@ -77,7 +77,7 @@ struct AnalysisOptions {
 // One headline figure: the point estimate over all data and its bootstrap
 // interval. Intervals are NaN when the bootstrap is off or the figure is not
 // defined; `supported` is false when the data cannot support the figure at
-// all (then `note` says why and value is NaN).
+// all (then `note` gives the reason and value is NaN).
 struct Figure {
   double value = kNotAvailable;
   double ci_low = kNotAvailable;

@@ -52,6 +52,7 @@ struct ScanOptions {
   // Bootstrap pairs: impostor pairs with distance <= tail_threshold, and a
   // uniform sample of the others with probability body_probability.
   bool collect_bootstrap = false;
+  int knn_k = 0;  // nearest neighbours kept per row; 0 keeps none
   float tail_threshold = 0;
   double body_probability = 0;
 };
@@ -70,7 +71,10 @@ struct ScanResult {
   bool impostor_exact = true;
   std::uint64_t genuine_pairs = 0;
   std::uint64_t impostor_pairs = 0;
+  double keep_probability = 1;         // of an impostor pair in the sample
   std::vector<RowFigures> rows;
+  int knn_k = 0;
+  std::vector<std::uint32_t> neighbours;  // rows * knn_k sorted-row indices, nearest first
   // Bootstrap material, sorted by distance.
   std::vector<LabeledPair> genuine_labeled;
   std::vector<LabeledPair> tail_impostors;     // every impostor pair <= tail_threshold
@@ -83,6 +87,19 @@ struct ScanResult {
 // nearest impostors and farthest genuines from each block.
 ScanResult ScanAllPairs(const PreparedSpace& space, const ScanOptions& options);
 
+// Limits BLAS to one thread while alive (when `active`), for BLAS calls made
+// from inside OpenMP threads; restores the previous count afterwards.
+class SingleThreadedBlas {
+ public:
+  explicit SingleThreadedBlas(bool active);
+  ~SingleThreadedBlas();
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
 // Distance between sorted rows i and j, computed directly (double precision).
 double PairDistance(const PreparedSpace& space, std::size_t i, std::size_t j);
 
@@ -94,10 +111,6 @@ double PairUniform(std::uint64_t seed, std::uint64_t i, std::uint64_t j);
 
 // ---------------------------------------------------------------------------
 // Score sweeps. Scores are distances; a comparison is accepted when d <= t.
-
-struct OperatingTarget {
-  double fmr = 0;
-};
 
 struct SweepFigures {
   double auc = kNotAvailable;

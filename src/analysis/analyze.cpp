@@ -1,14 +1,12 @@
-// AnalyzeEmbeddings: prepares the vectors, runs the all-pairs scan, the
-// k-NN search and the centroid sums, then assembles the figures and their
-// bootstrap intervals.
+// AnalyzeEmbeddings: prepares the vectors, runs the all-pairs scan (which
+// also keeps every sample's exact k nearest neighbours) and the centroid
+// sums, then assembles the figures and their bootstrap intervals.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
 
-#include <faiss/IndexFlat.h>
-#include <faiss/impl/FaissException.h>
 #include <omp.h>
 
 #include "analysis/analysis_internal.h"
@@ -20,8 +18,6 @@ namespace {
 
 using analysis::PreparedSpace;
 using analysis::ScanResult;
-// FAISS 1.7 declares its id type inside Index.
-using FaissId = faiss::Index::idx_t;
 
 constexpr double kQuantileProbabilities[] = {0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0};
 // Operating targets in the order SweepScores reports them: FMR100, FMR1000,
@@ -107,57 +103,23 @@ DistanceDistribution Describe(std::span<const float> sorted, std::uint64_t popul
   return distribution;
 }
 
-// k nearest neighbours of every sorted row (itself excluded), by FAISS exact search.
-std::vector<FaissId> NearestNeighbours(const PreparedSpace& space, int k) {
-  const std::size_t n = space.rows;
-  const int wanted = std::min<int>(k + 1, int(n));
-  std::vector<float> distances(n * wanted);
-  std::vector<FaissId> raw(n * wanted);
-  try {
-    if (space.metric == Metric::kCosine) {
-      faiss::IndexFlatIP index(space.dimension);
-      index.add(FaissId(n), space.vectors.data());
-      index.search(FaissId(n), space.vectors.data(), wanted, distances.data(), raw.data());
-    } else {
-      faiss::IndexFlatL2 index(space.dimension);
-      index.add(FaissId(n), space.vectors.data());
-      index.search(FaissId(n), space.vectors.data(), wanted, distances.data(), raw.data());
-    }
-  } catch (const faiss::FaissException& error) {
-    throw Error(ErrorCategory::kInternal, std::string("FAISS k-NN search: ") + error.what());
-  }
-  // Drop the query itself; with duplicate vectors it may not come first, and
-  // when it is missing from the list the farthest neighbour goes instead.
-  const int kept = wanted - 1;
-  std::vector<FaissId> neighbours(n * kept);
-  for (std::size_t i = 0; i < n; ++i) {
-    const FaissId* list = raw.data() + i * wanted;
-    int out = 0;
-    for (int r = 0; r < wanted && out < kept; ++r) {
-      if (list[r] == FaissId(i)) continue;
-      neighbours[i * kept + out++] = list[r];
-    }
-  }
-  return neighbours;
-}
-
 struct NeighbourFigures {
   std::vector<double> purity;          // per sorted row
   std::vector<double> k_occurrence;    // per sorted row
 };
 
-NeighbourFigures ComputeNeighbourFigures(const PreparedSpace& space, int k) {
+// Label purity and k-occurrence from the k nearest neighbours the scan kept.
+NeighbourFigures ComputeNeighbourFigures(const PreparedSpace& space, const ScanResult& scan) {
   NeighbourFigures figures;
   const std::size_t n = space.rows;
-  const int kept = std::min<int>(k, int(n) - 1);
-  const std::vector<FaissId> neighbours = NearestNeighbours(space, kept);
+  const int kept = scan.knn_k;
+  const std::vector<std::uint32_t>& neighbours = scan.neighbours;
   figures.purity.assign(n, 0.0);
   figures.k_occurrence.assign(n, 0.0);
   for (std::size_t i = 0; i < n; ++i) {
     int same = 0;
     for (int r = 0; r < kept; ++r) {
-      const FaissId j = neighbours[i * kept + r];
-      if (j < 0) continue;
+      const std::uint32_t j = neighbours[i * kept + r];
       if (space.labels[j] == space.labels[i]) ++same;
       figures.k_occurrence[j] += 1.0;
     }
@@ -198,6 +160,8 @@ struct FigureInputs {
   const analysis::IdentitySums* sums = nullptr;
   const NeighbourFigures* neighbours = nullptr;
   std::vector<float> bootstrap_impostors;  // tail then body, ascending
+  std::vector<double> genuine_values;      // scan->genuine as doubles
+  std::vector<double> impostor_values;     // bootstrap_impostors as doubles
   double body_scale = 1;                   // body pairs each stand for this many
 };
 
@@ -226,8 +190,8 @@ std::vector<double> ReplicateFigures(const FigureInputs& in, const std::vector<s
   }
   const analysis::SweepFigures sweep = analysis::SweepScores(
       scan.genuine, genuine_weights.data(), in.bootstrap_impostors, impostor_weights.data(), kTargets, 0);
-  std::vector<double> genuine_values(scan.genuine.begin(), scan.genuine.end());
-  std::vector<double> impostor_values(in.bootstrap_impostors.begin(), in.bootstrap_impostors.end());
+  const std::vector<double>& genuine_values = in.genuine_values;
+  const std::vector<double>& impostor_values = in.impostor_values;
   const double mean_g = WeightedMean(genuine_values, genuine_weights);
   const double mean_i = WeightedMean(impostor_values, impostor_weights);
   double var_g = 0, var_i = 0, total_g = 0, total_i = 0;
@@ -356,6 +320,13 @@ std::pair<double, double> PercentileInterval(std::vector<double> values, double 
 
 AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisOptions& options) {
   const auto started = std::chrono::steady_clock::now();
+  auto phase_start = started;
+  // Logs the wall time of the step that just ended (visible with -vv).
+  auto phase_done = [&phase_start](const char* step) {
+    const auto now = std::chrono::steady_clock::now();
+    Logger().debug("analysis: {} took {:.3f} s", step, std::chrono::duration<double>(now - phase_start).count());
+    phase_start = now;
+  };
   CheckOptions(options);
   ValidateEmbeddings(input);
   const LabeledEmbeddings data = CompactIdentities(input);
@@ -390,6 +361,7 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
   scan_options.max_exact_impostor_pairs = options.max_exact_impostor_pairs;
   scan_options.impostor_sample_size = options.impostor_sample_size;
   scan_options.collect_bootstrap = options.bootstrap_replicates > 0;
+  scan_options.knn_k = options.knn_k;
   if (scan_options.collect_bootstrap) {
     scan_options.tail_threshold = PilotTailThreshold(space, options);
   }
@@ -407,6 +379,7 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
   }
   Logger().info("analysis: scanning {} pairs of {} samples", space.rows * (space.rows - 1) / 2, space.rows);
   const ScanResult scan = analysis::ScanAllPairs(space, scan_options);
+  phase_done("preparation and all-pairs scan");
   counts.genuine_pairs = scan.genuine_pairs;
   counts.impostor_pairs = scan.impostor_pairs;
 
@@ -419,6 +392,7 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
   }
   result.genuine = Describe(scan.genuine, scan.genuine_pairs, true, result.histogram_edges);
   result.impostor = Describe(scan.impostor, scan.impostor_pairs, scan.impostor_exact, result.histogram_edges);
+  phase_done("distributions");
 
   // Verification. Support is judged on the impostor population, not the sample.
   result.verification = VerifyScores(scan.genuine, scan.impostor, options.curve_points);
@@ -438,6 +412,8 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
     for (auto& point : result.verification.tar_at_far) judge(point);
   }
 
+  phase_done("verification sweep");
+
   // Identification from the scan's identity ranks.
   IdentificationResult& identification = result.identification;
   identification.cmc.assign(options.cmc_max_rank, 0.0);
@@ -455,9 +431,8 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
   identification.rank1.value = identification.cmc[0];
   identification.rank5.value = identification.cmc[4];
 
-  Logger().info("analysis: k-NN search, k = {}", options.knn_k);
-  const NeighbourFigures neighbours = ComputeNeighbourFigures(space, options.knn_k);
-  identification.knn_k = std::min<int>(options.knn_k, int(space.rows) - 1);
+  const NeighbourFigures neighbours = ComputeNeighbourFigures(space, scan);
+  identification.knn_k = scan.knn_k;
   const std::vector<double> unit(space.rows, 1.0);
   identification.knn_purity.value = WeightedMean(neighbours.purity, unit);
   identification.hubness_skewness.value = WeightedSkewness(neighbours.k_occurrence, unit);
@@ -465,6 +440,8 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
     identification.max_k_occurrence = std::max(identification.max_k_occurrence, std::uint64_t(occurrence));
     if (occurrence == 0) ++identification.anti_hubs;
   }
+
+  phase_done("identification and k-NN figures");
 
   // Cluster structure.
   std::vector<double> input_mean;
@@ -485,6 +462,8 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
   result.cluster.fisher_ratio.value = indices.fisher_ratio;
   result.cluster.trace_between = indices.trace_between;
   result.cluster.trace_within = indices.trace_within;
+
+  phase_done("centroid sums and cluster indices");
 
   // Per identity.
   for (std::size_t c = 0; c < space.identities(); ++c) {
@@ -525,6 +504,8 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
     inputs.neighbours = &neighbours;
     for (const auto& pair : scan.tail_impostors) inputs.bootstrap_impostors.push_back(pair.distance);
     for (const auto& pair : scan.body_impostors) inputs.bootstrap_impostors.push_back(pair.distance);
+    inputs.genuine_values.assign(scan.genuine.begin(), scan.genuine.end());
+    inputs.impostor_values.assign(inputs.bootstrap_impostors.begin(), inputs.bootstrap_impostors.end());
     inputs.body_scale = scan.body_impostors.empty()
                             ? 0.0
                             : double(scan.body_population) / double(scan.body_impostors.size());
@@ -561,6 +542,7 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
     AttachInterval(result.cluster.fisher_ratio, column(kFisher), confidence);
   }
 
+  phase_done("per-identity rows and bootstrap");
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
 }

@@ -143,13 +143,19 @@ IdentitySums ComputeIdentitySums(const PreparedSpace& space, std::span<const dou
   for (std::size_t c = 0; c < identities; ++c) {
     for (std::size_t k = 0; k < d; ++k) centroid_squared[c] += sums.centroids[c * d + k] * sums.centroids[c * d + k];
   }
+  // Each thread takes whole blocks with its own single-threaded product (see
+  // ScanAllPairs for why BLAS and OpenMP threads are not mixed).
+  const bool parallel = identities > 512;
+  const SingleThreadedBlas single_threaded_blas(parallel);
+#pragma omp parallel if (parallel)
+  {
   std::vector<double> dots(kCentroidBlock * identities);
+#pragma omp for schedule(dynamic, 1)
   for (std::size_t block = 0; block < identities; block += kCentroidBlock) {
     const std::size_t rows = std::min(kCentroidBlock, identities - block);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(identities), int(d), 1.0,
                 sums.centroids.data() + block * d, int(d), sums.centroids.data(), int(d), 0.0,
                 dots.data(), int(identities));
-#pragma omp parallel for schedule(dynamic, 16) if (identities > 512)
     for (std::size_t r = 0; r < rows; ++r) {
       const std::size_t c = block + r;
       if (space.label_size(std::int32_t(c)) == 0) continue;
@@ -181,6 +187,7 @@ IdentitySums ComputeIdentitySums(const PreparedSpace& space, std::span<const dou
         sums.nearest_centroid[c] = nearest_label;
       }
     }
+  }
   }
   return sums;
 }
@@ -228,8 +235,8 @@ ClusterIndices ComputeClusterIndices(const PreparedSpace& space, const IdentityS
       within > 0 ? (between / (clusters - 1.0)) / (within / (samples - clusters)) : 1.0;
 
   // Davies-Bouldin: mean over clusters of the largest (s_i + s_j) / D_ij over
-  // the other clusters; copies of the same identity in a bootstrap replicate
-  // are not "other" clusters.
+  // the other clusters. Copies of the same identity in a bootstrap replicate
+  // do not count as other clusters.
   double ratio_sum = 0;
   bool any_spread = false;
   for (std::size_t c = 0; c < identities; ++c) {

@@ -1,5 +1,5 @@
-// The all-pairs scan: one row block at a time, a single matrix product gives
-// the dot products of the block against every row; distances follow from
+// The all-pairs scan. For each block of rows, one matrix product gives the
+// dot products of the block against every row. Distances follow from
 // ||a||^2 + ||b||^2 - 2ab (clamped at 0 before the square root) or 1 - ab.
 #include <algorithm>
 #include <cmath>
@@ -125,11 +125,70 @@ RowFigures RowSummary(const PreparedSpace& space, std::size_t i, const float* di
   return figures;
 }
 
+// Appends the pairs (i, j > i) of row i: genuine pairs to the thread's
+// buffer, impostor pairs to their fixed place in the exact array (or the
+// seeded sample), and the bootstrap tail and body pairs.
+void CollectPairs(const PreparedSpace& space, const ScanOptions& options, ScanResult& result,
+                  const std::vector<std::uint64_t>& impostor_offset, std::size_t i, const float* distances,
+                  ThreadBuffers& buffer) {
+  const std::size_t n = space.rows;
+  const std::int32_t own = space.labels[i];
+  const std::uint64_t label_end = space.label_begin[own + 1];
+  for (std::uint64_t j = i + 1; j < label_end; ++j) {
+    buffer.genuine.push_back({distances[j], own, own});
+  }
+  if (result.impostor_exact) {
+    std::memcpy(result.impostor.data() + impostor_offset[i], distances + label_end, (n - label_end) * sizeof(float));
+  } else {
+    for (std::uint64_t j = label_end; j < n; ++j) {
+      if (PairUniform(options.seed, i, j) < result.keep_probability) buffer.sampled_impostors.push_back(distances[j]);
+    }
+  }
+  if (!options.collect_bootstrap) return;
+  for (std::uint64_t j = label_end; j < n; ++j) {
+    const float d = distances[j];
+    if (d <= options.tail_threshold) {
+      buffer.tail.push_back({d, own, space.labels[j]});
+      continue;
+    }
+    ++buffer.body_population;
+    if (PairUniform(options.seed ^ 0xB0075712A9ULL, i, j) < options.body_probability) {
+      buffer.body.push_back({d, own, space.labels[j]});
+    }
+  }
+}
+
+// Writes the k nearest other rows of row i, nearest first (ties by row index).
+void SelectNearest(const float* distances, std::size_t n, std::size_t i, int k,
+                   std::vector<std::pair<float, std::uint32_t>>& nearest, std::uint32_t* out) {
+  nearest.clear();
+  for (std::size_t j = 0; j < n; ++j) {
+    if (j == i) continue;
+    const float d = distances[j];
+    if (int(nearest.size()) == k && !(d < nearest.back().first)) continue;
+    auto place = nearest.end();
+    while (place != nearest.begin() && d < (place - 1)->first) --place;
+    nearest.insert(place, {d, std::uint32_t(j)});
+    if (int(nearest.size()) > k) nearest.pop_back();
+  }
+  for (int r = 0; r < k; ++r) out[r] = nearest[r].second;
+}
+
 }  // namespace
 
 double PairUniform(std::uint64_t seed, std::uint64_t i, std::uint64_t j) {
   const std::uint64_t hash = SplitMix64(SplitMix64(seed ^ (i * 0x100000001B3ULL)) ^ j);
   return double(hash >> 11) * 0x1.0p-53;
+}
+
+SingleThreadedBlas::SingleThreadedBlas(bool active) {
+  if (!active) return;
+  previous_ = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+}
+
+SingleThreadedBlas::~SingleThreadedBlas() {
+  if (previous_ > 0) openblas_set_num_threads(previous_);
 }
 
 double PairDistance(const PreparedSpace& space, std::size_t i, std::size_t j) {
@@ -207,61 +266,42 @@ ScanResult ScanAllPairs(const PreparedSpace& space, const ScanOptions& options) 
   }
   result.impostor_pairs = impostor_offset[n];
   result.impostor_exact = result.impostor_pairs <= options.max_exact_impostor_pairs;
-  const double keep_probability =
-      result.impostor_exact ? 1.0
-                            : double(options.impostor_sample_size) / double(result.impostor_pairs);
+  result.keep_probability =
+      result.impostor_exact ? 1.0 : double(options.impostor_sample_size) / double(result.impostor_pairs);
   if (result.impostor_exact) result.impostor.resize(result.impostor_pairs);
 
-  const int threads = omp_get_max_threads();
+  const int threads = n > 2048 ? omp_get_max_threads() : 1;
   std::vector<ThreadBuffers> buffers(threads);
-  for (auto& buffer : buffers) buffer.distances.resize(n);
-  std::vector<float> dots(kBlockRows * n);
+  const int knn = options.knn_k > 0 ? int(std::min<std::size_t>(std::size_t(options.knn_k), n - 1)) : 0;
+  result.knn_k = knn;
+  result.neighbours.assign(n * std::size_t(knn), 0);
 
-  for (std::size_t block = 0; block < n; block += kBlockRows) {
-    const std::size_t block_rows = std::min(kBlockRows, n - block);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(block_rows), int(n), space.dimension,
-                1.0f, space.row(block), space.dimension, space.vectors.data(), space.dimension,
-                0.0f, dots.data(), int(n));
-
-#pragma omp parallel for schedule(dynamic, 4) num_threads(threads) if (n > 2048)
-    for (std::size_t r = 0; r < block_rows; ++r) {
-      ThreadBuffers& buffer = buffers[omp_get_thread_num()];
-      const std::size_t i = block + r;
-      float* distances = buffer.distances.data();
-      RowDistances(space, i, dots.data() + r * n, distances);
-      result.rows[i] = RowSummary(space, i, distances);
-
-      const std::int32_t own = space.labels[i];
-      const std::uint64_t label_end = space.label_begin[own + 1];
-      for (std::uint64_t j = i + 1; j < label_end; ++j) {
-        buffer.genuine.push_back({distances[j], own, own});
-      }
-      if (result.impostor_exact) {
-        std::memcpy(result.impostor.data() + impostor_offset[i], distances + label_end,
-                    (n - label_end) * sizeof(float));
-      } else {
-        for (std::uint64_t j = label_end; j < n; ++j) {
-          if (PairUniform(options.seed, i, j) < keep_probability) {
-            buffer.sampled_impostors.push_back(distances[j]);
-          }
-        }
-      }
-      if (options.collect_bootstrap) {
-        for (std::uint64_t j = label_end; j < n; ++j) {
-          const float d = distances[j];
-          if (d <= options.tail_threshold) {
-            buffer.tail.push_back({d, own, space.labels[j]});
-            continue;
-          }
-          ++buffer.body_population;
-          if (PairUniform(options.seed ^ 0xB0075712A9ULL, i, j) < options.body_probability) {
-            buffer.body.push_back({d, own, space.labels[j]});
-          }
-        }
+  // Each thread takes whole blocks: its own single-threaded product, then the
+  // rows of that block. Alternating a multi-threaded BLAS call with an OpenMP
+  // loop makes the two thread pools spin against each other on a busy machine.
+  const SingleThreadedBlas single_threaded_blas(threads > 1);
+#pragma omp parallel num_threads(threads)
+  {
+    ThreadBuffers& buffer = buffers[omp_get_thread_num()];
+    buffer.distances.resize(n);
+    std::vector<float> dots(kBlockRows * n);
+    std::vector<std::pair<float, std::uint32_t>> nearest;
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t block = 0; block < n; block += kBlockRows) {
+      const std::size_t block_rows = std::min(kBlockRows, n - block);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(block_rows), int(n), space.dimension, 1.0f,
+                  space.row(block), space.dimension, space.vectors.data(), space.dimension, 0.0f, dots.data(),
+                  int(n));
+      for (std::size_t r = 0; r < block_rows; ++r) {
+        const std::size_t i = block + r;
+        float* distances = buffer.distances.data();
+        RowDistances(space, i, dots.data() + r * n, distances);
+        result.rows[i] = RowSummary(space, i, distances);
+        if (knn > 0) SelectNearest(distances, n, i, knn, nearest, result.neighbours.data() + i * knn);
+        CollectPairs(space, options, result, impostor_offset, i, distances, buffer);
       }
     }
   }
-  std::vector<float>().swap(dots);
 
   result.genuine_labeled = MergeLabeled(buffers, &ThreadBuffers::genuine);
   result.genuine.reserve(result.genuine_labeled.size());

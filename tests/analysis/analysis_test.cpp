@@ -12,7 +12,9 @@
 
 #include "analysis/analysis_internal.h"
 #include "facespace/analysis.h"
+#include "facespace/compare.h"
 #include "facespace/error.h"
+#include "facespace/store.h"
 #include "test_support.h"
 
 namespace facespace {
@@ -453,6 +455,87 @@ TEST(AnalyzeEmbeddings, RejectsSingleIdentity) {
 TEST(AnalyzeEmbeddings, RejectsSquaredL2) {
   const LabeledEmbeddings data = MakeClusters(5, 3, 4, 1.0, 0.3, 43);
   EXPECT_THROW(AnalyzeEmbeddings(data, QuickOptions(Metric::kSquaredL2)), Error);
+}
+
+}  // namespace
+}  // namespace facespace
+
+namespace facespace {
+namespace {
+
+// Fills a new store with the rows of `data` as real samples (one image and
+// face each); rows flagged synthetic become synthetic samples of the row before.
+void FillStore(const std::filesystem::path& directory, const LabeledEmbeddings& data) {
+  StoreConfig config;
+  config.model_id = "test-model";
+  config.dimension = data.dimension;
+  Store store = Store::Create(directory, config);
+  const RunId run = store.BeginRun("test", "{}");
+  SampleId previous = 0;
+  for (std::size_t i = 0; i < data.rows(); ++i) {
+    const IdentityId identity = store.AddIdentity(data.identity_names[data.labels[i]]);
+    if (!data.synthetic.empty() && data.synthetic[i]) {
+      SyntheticProvenance provenance;
+      provenance.source_sample = previous;
+      provenance.recipe = "gamma(1.2)";
+      provenance.params_json = "{}";
+      store.AddSyntheticSample(identity, provenance, data.row(i), run);
+      continue;
+    }
+    ImageRecord image;
+    image.identity_id = identity;
+    image.relative_path = data.identity_names[data.labels[i]] + "/" + std::to_string(i) + ".jpg";
+    char hash[65];
+    std::snprintf(hash, sizeof hash, "%064zx", i + 1);
+    image.sha256 = hash;
+    const ImageId image_id = store.AddImage(image);
+    FaceRecord face;
+    face.image_id = image_id;
+    face.box = {0, 0, 99, 99};
+    const FaceId face_id = store.AddFace(face);
+    previous = store.AddRealSample(identity, face_id, data.row(i), run);
+  }
+  store.FinishRun(run, "ok");
+  store.Commit();
+}
+
+TEST(LoadStoreEmbeddings, ReadsSubsetsWithLabels) {
+  LabeledEmbeddings data = MakeClusters(12, 4, 8, 1.0, 0.3, 47);
+  data.synthetic.assign(data.rows(), 0);
+  data.synthetic[2] = 1;  // identity 1's second row
+  testing::TempDir folder;
+  FillStore(folder.path() / "store", data);
+  const Store store = Store::Open(folder.path() / "store");
+
+  const LabeledEmbeddings real = LoadStoreEmbeddings(store, SampleSubset::kReal);
+  const LabeledEmbeddings synthetic = LoadStoreEmbeddings(store, SampleSubset::kSynthetic);
+  const LabeledEmbeddings all = LoadStoreEmbeddings(store, SampleSubset::kAll);
+  EXPECT_EQ(real.rows(), data.rows() - 1);
+  EXPECT_EQ(synthetic.rows(), 1u);
+  EXPECT_EQ(all.rows(), data.rows());
+  EXPECT_EQ(all.identities(), 12u);
+  ASSERT_EQ(synthetic.synthetic.size(), 1u);
+  EXPECT_EQ(synthetic.synthetic[0], 1);
+  EXPECT_EQ(synthetic.identity_names[synthetic.labels[0]], "person_1");
+
+  // The same analysis from the store and from memory.
+  AnalysisOptions options = QuickOptions();
+  const AnalysisResult from_store = AnalyzeEmbeddings(all, options);
+  const AnalysisResult from_memory = AnalyzeEmbeddings(data, options);
+  EXPECT_EQ(from_store.counts.genuine_pairs, from_memory.counts.genuine_pairs);
+  EXPECT_EQ(from_store.counts.synthetic_samples, 1u);
+  EXPECT_NEAR(from_store.verification.auc.value, from_memory.verification.auc.value, 1e-12);
+  // Rows arrive in another order, so float sums may differ in the last digits.
+  EXPECT_NEAR(from_store.cluster.silhouette.value, from_memory.cluster.silhouette.value, 1e-7);
+}
+
+TEST(LoadStoreEmbeddings, RejectsEmptySubset) {
+  const LabeledEmbeddings data = MakeClusters(4, 3, 8, 1.0, 0.3, 53);
+  testing::TempDir folder;
+  FillStore(folder.path() / "store", data);
+  const Store store = Store::Open(folder.path() / "store");
+  EXPECT_THROW(LoadStoreEmbeddings(store, SampleSubset::kSynthetic), Error);
+  EXPECT_THROW(ParseSampleSubset("everything"), Error);
 }
 
 }  // namespace
