@@ -197,18 +197,18 @@ function transformResponse(doc) {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: 'Transform response',
-    description: 'Distance between a source embedding and its transformed versions as the transformation strength grows; the dashed rule is the match threshold.',
+    description: 'Distance between a source embedding and its transformed versions as the transformation strength grows (0: no change, 1: the strongest setting the presets use); the dashed rule is the threshold of the curves.',
     config: THEME,
     data: { values: rows },
     facet: { field: 'family', type: 'nominal', title: null, sort: families },
     columns: Math.min(4, families.length),
     spec: {
-      width: 190, height: 150,
+      width: 160, height: 140,
       layer: [
         {
           mark: { type: 'line', point: { size: 20 }, strokeWidth: 1.6 },
           encoding: {
-            x: { field: 'strength', type: 'quantitative', title: 'strength (0 = none, 1 = recipe maximum)' },
+            x: { field: 'strength', type: 'quantitative', title: 'strength' },
             y: { field: 'distance', type: 'quantitative', title: `distance (${t.unit || 'plain L2'})` },
             color: { field: 'statistic', type: 'nominal', title: null,
                      scale: { domain: ['mean', '95th percentile'], range: ['#4c78a8', '#f58518'] } },
