@@ -26,6 +26,45 @@ std::string ReasonOf(const std::string& message, const std::string& source) {
   return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
 }
 
+// Names the ingest stage an image error belongs to.
+std::string StageOf(const Error& error) {
+  switch (error.category()) {
+    case ErrorCategory::kIo:
+    case ErrorCategory::kNotFound:
+      return "read";
+    case ErrorCategory::kDecode:
+      return "decode";
+    case ErrorCategory::kNoFace:
+      return "detect";
+    default:
+      return "embed";
+  }
+}
+
+// Runs the pipeline on a batch. ProcessFiles throws when embedding fails for
+// the batch as a whole, so the batch is then retried one file at a time and
+// only the files that still fail carry the error.
+std::vector<ImageResult> ProcessBatch(const Pipeline& pipeline, const std::vector<std::filesystem::path>& paths) {
+  if (paths.empty()) return {};
+  try {
+    return pipeline.ProcessFiles(paths);
+  } catch (const Error& error) {
+    Logger().warn("a batch of {} images failed ({}); retrying them one at a time", paths.size(), error.what());
+  }
+  std::vector<ImageResult> results;
+  for (const std::filesystem::path& path : paths) {
+    try {
+      results.push_back(std::move(pipeline.ProcessFiles(std::span<const std::filesystem::path>(&path, 1)).front()));
+    } catch (const Error& error) {
+      ImageResult failed;
+      failed.source = path.string();
+      failed.error = error;
+      results.push_back(std::move(failed));
+    }
+  }
+  return results;
+}
+
 struct PendingFile {
   const DatasetFile* file;
   std::string sha256;
@@ -53,7 +92,7 @@ class BatchWriter {
     if (result.error) {
       image.status = ImageStatus::kDecodeFailed;
       store_.AddImage(image);
-      RecordFailure(file.relative_path, "decode", ReasonOf(result.error->what(), result.source));
+      RecordFailure(file.relative_path, StageOf(*result.error), ReasonOf(result.error->what(), result.source));
       return;
     }
     if (result.faces.empty()) {
@@ -151,7 +190,7 @@ IngestSummary Ingest(const DatasetScan& scan, const Pipeline& pipeline, Store& s
       paths.push_back(file.path);
     }
 
-    const std::vector<ImageResult> results = pipeline.ProcessFiles(paths);
+    const std::vector<ImageResult> results = ProcessBatch(pipeline, paths);
     timed([&] {
       for (std::size_t i = 0; i < pending.size(); ++i) writer.Write(pending[i], results[i]);
       store.Commit();

@@ -532,8 +532,8 @@ TEST(Store, InfoCountsSingleImageIdentities) {
   EXPECT_EQ(store.ListFailures(run).at(0).reason, "truncated JPEG");
 }
 
-// A child process commits batches of 10 samples in a loop and is killed with
-// SIGKILL at a random moment; every reopen must see whole batches only.
+// A child process commits batches of 10 samples in a loop until SIGKILL stops
+// it at a random moment. Every reopen must see whole batches only.
 TEST(Store, KillDuringCommitsLeavesWholeBatches) {
   TempDir dir;
   { Store::Create(dir.path(), TestConfig()); }
