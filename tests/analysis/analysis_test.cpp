@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 
+#include <faiss/IndexFlat.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -536,6 +537,46 @@ TEST(LoadStoreEmbeddings, RejectsEmptySubset) {
   const Store store = Store::Open(folder.path() / "store");
   EXPECT_THROW(LoadStoreEmbeddings(store, SampleSubset::kSynthetic), Error);
   EXPECT_THROW(ParseSampleSubset("everything"), Error);
+}
+
+}  // namespace
+}  // namespace facespace
+
+namespace facespace {
+namespace {
+
+// The scan keeps each sample's k nearest neighbours itself; FAISS's exact
+// flat index is the independent reference for the figures built on them.
+TEST(AnalyzeEmbeddings, KnnPurityMatchesFaiss) {
+  const LabeledEmbeddings data = MakeClusters(60, 7, 32, 1.0, 0.4, 59);
+  AnalysisOptions options = QuickOptions();
+  options.knn_k = 5;
+  const AnalysisResult result = AnalyzeEmbeddings(data, options);
+
+  const std::size_t n = data.rows();
+  faiss::IndexFlatL2 index(data.dimension);
+  index.add(faiss::Index::idx_t(n), data.vectors.data());
+  std::vector<float> distances(n * 6);
+  std::vector<faiss::Index::idx_t> ids(n * 6);
+  index.search(faiss::Index::idx_t(n), data.vectors.data(), 6, distances.data(), ids.data());
+  double purity = 0;
+  std::vector<double> occurrence(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    int same = 0, taken = 0;
+    for (int r = 0; r < 6 && taken < 5; ++r) {
+      const auto j = ids[i * 6 + r];
+      if (j == faiss::Index::idx_t(i)) continue;
+      ++taken;
+      occurrence[j] += 1;
+      if (data.labels[j] == data.labels[i]) ++same;
+    }
+    purity += same / 5.0;
+  }
+  purity /= double(n);
+  EXPECT_NEAR(result.identification.knn_purity.value, purity, 1e-12);
+  std::uint64_t anti_hubs = 0;
+  for (double count : occurrence) anti_hubs += count == 0 ? 1 : 0;
+  EXPECT_EQ(result.identification.anti_hubs, anti_hubs);
 }
 
 }  // namespace
