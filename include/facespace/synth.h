@@ -28,9 +28,10 @@
 // pixels bit for bit, independent of thread counts.
 //
 // Units. Spatial parameters (blur sigma, motion blur length) are in pixels of
-// the 150x150 aligned chip, whose eyes are 55 px apart. On a whole image they
-// are scaled by the face's eye distance / 55, so the same recipe degrades a
-// small and a large face alike. Translation is a fraction of the picture's
+// the 150x150 aligned chip, whose eyes are 52.9 px apart. On a whole image
+// they are scaled by the face's eye distance / 52.9, so the same recipe
+// degrades a small and a large face alike; downscale factors are likewise
+// relative to the chip's resolution. Translation is a fraction of the picture's
 // width and height. Intensities are in 8-bit units or fractions of 255.
 #ifndef FACESPACE_SYNTH_H_
 #define FACESPACE_SYNTH_H_
@@ -238,6 +239,9 @@ cv::Mat ApplyStep(const SampledStep& step, const cv::Mat& rgb, ApplyTarget targe
 // A real face to make synthetic samples from.
 struct SynthesisSource {
   std::int64_t sample_id = 0;           // the real sample; copied into results
+  // Identifies the face for seeding, independently of any store. Empty: the
+  // SHA-256 of the image file, ':' and the box as "left,top,right,bottom".
+  std::string source_key;
   std::string identity;                 // used for contact sheets and file names
   std::filesystem::path image_path;     // the original photograph
   FaceBox box;                          // the face in that photograph
@@ -253,7 +257,10 @@ struct SynthesisOptions {
   int per_image = 1;                    // synthetic samples per source
   std::uint64_t seed = 0;               // run seed
   ApplyTarget target = ApplyTarget::kImage;
-  int jobs = 0;                         // worker threads; 0 = all cores
+  int jobs = 0;                         // worker threads for reading, transforming, detecting; 0 = all cores
+  // 68-point landmark model for detection in transformed images and for
+  // cutting chips again; empty means DefaultLandmarkModelPath().
+  std::filesystem::path landmark_model;
   // A face found in the transformed image counts as the source face when its
   // box overlaps the moved source box by at least this intersection over union.
   double min_overlap = 0.3;
@@ -266,12 +273,15 @@ struct SyntheticSample {
   std::int64_t source_sample_id = 0;
   std::size_t source_index = 0;         // index into the sources given
   int variant = 0;                      // 0 .. per_image - 1
-  std::uint64_t sample_seed = 0;        // DeriveSampleSeed(run seed, source key, variant)
-  SampledRecipe sampled;
+  std::string source_key;               // see DeriveSampleSeed
+  SampledRecipe sampled;                // sampled.seed is the sample's derived seed
   bool face_found = false;              // false: the face was lost (no embedding)
   std::string lost_reason;              // why, when not found
   Embedding embedding{};                // valid when face_found
-  Face face;                            // the face found (image mode) or the chip (chip mode)
+  // The face found (image mode) or the transformed chip (chip mode); its
+  // chip is the one embedded.
+  Face face;
+  FaceBox moved_box;                    // the source box after the geometric steps
   cv::Mat image;                        // the transformed picture, when keep_images
 };
 
@@ -288,27 +298,40 @@ struct FailureTable {
   std::int64_t samples = 0;
   std::int64_t lost = 0;
 
-  void Add(const SyntheticSample& sample);
+  // Counts one sample given its drawn values and whether its face was lost.
+  void Add(const SampledRecipe& sampled, bool lost);
+  // {"samples":N,"lost":N,"transforms":{"rotate":[{"bucket":"0-0.25","applied":N,"lost":N},...]}}
   std::string ToJson() const;
-  // A fixed-width text table, one row per transformation and bucket with applications.
+  // A fixed-width text table with one row per transformation and bucket that
+  // has applications.
   std::string ToText() const;
 };
 
 struct SynthesisTimings {
-  double transform_seconds = 0;  // reading sources and applying recipes (summed over threads)
-  double embed_seconds = 0;      // detection, alignment and embedding (summed over threads)
+  // Summed over worker threads: reading and decoding sources, cutting chips.
+  double read_seconds = 0;
+  // Summed over worker threads: sampling and applying recipes.
+  double transform_seconds = 0;
+  // Summed over worker threads: detection and alignment in transformed images.
+  double detect_seconds = 0;
+  // Wall-clock time of the embedding calls (which use the pipeline's threads).
+  double embed_seconds = 0;
   double wall_seconds = 0;
 };
 
 // Makes, for every source, options.per_image synthetic samples and embeds them
 // with `pipeline`. On kImage each transformed photograph goes through
-// detection again, and the face overlapping the moved source box is embedded;
-// a photograph without one is a lost sample. On kChip the chip is transformed
-// and embedded directly. Results are ordered by (source index, variant)
-// whatever the thread count, and each is deterministic in (source, recipe,
-// run seed, variant). `skip(source_index, variant)`, if given, leaves a sample
-// out (used to avoid regenerating stored ones). `on_done` is called once per
-// finished source from worker threads and must be thread-safe.
+// detection again (every face, no fallback box), and the face whose box
+// overlaps the moved source box best is embedded. A photograph without such a
+// face is a lost sample, unless the source itself came from the fallback box
+// and the pipeline allows one: then the moved box is aligned as ingest aligns
+// its fallback box. On kChip the chip is transformed and embedded directly.
+//
+// Results are ordered by (source index, variant) whatever the thread count,
+// and each is deterministic in (source, recipe, run seed, variant).
+// `skip(source_index, variant)`, if given, leaves a sample out (used to avoid
+// regenerating stored ones). `on_done(source_index)` is called on the calling
+// thread, in source order, after each source's samples are embedded.
 // Throws Error(kNotFound) / Error(kDecode) when a source image cannot be read.
 std::vector<SyntheticSample> Synthesize(
     const Pipeline& pipeline, const std::vector<SynthesisSource>& sources,
@@ -327,8 +350,10 @@ struct AugmentOptions {
   std::filesystem::path dataset_root;
   // Only real samples of these identities; empty means every identity.
   std::vector<std::string> identities;
-  // When non-empty, PNGs of the synthetic images and a contact sheet per
-  // identity are written here.
+  // When non-empty, the synthetic pictures are written here as
+  // <identity>/<image stem>_s<source sample>_v<variant>[_lost].png, with
+  // contact sheets <identity>/contact_sheet_NNN.png: one row per source, the
+  // original face first and its variants after it, lost ones framed in red.
   std::filesystem::path save_images;
   int batch_size = 64;  // sources per store commit
   // Called with (sources done, sources total) for progress display.
@@ -354,10 +379,11 @@ struct AugmentSummary {
 // stage "synth". Commits every options.batch_size sources.
 AugmentSummary Augment(Store& store, const Pipeline& pipeline, const AugmentOptions& options);
 
-// Writes a contact sheet: each row is one source, the original chip or image
-// first and its variants after it, scaled to `cell` pixels. PNG.
-void WriteContactSheet(const std::filesystem::path& file,
-                       const std::vector<std::vector<cv::Mat>>& rows, int cell = 150);
+// Rebuilds the failure accounting of augment runs from the store: applied
+// counts from the synthetic samples' parameters, losses from the "synth"
+// failures, whose reasons end in the lost sample's parameters JSON. Only runs
+// `run` when given, otherwise every augment run.
+FailureTable StoredFailureTable(const Store& store, std::optional<std::int64_t> run = std::nullopt);
 
 }  // namespace facespace
 

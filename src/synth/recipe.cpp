@@ -113,6 +113,7 @@ class RecipeParser {
     const std::size_t start = pos_;
     auto digit_at = [&](std::size_t i) { return i < text_.size() && text_[i] >= '0' && text_[i] <= '9'; };
     if (Peek() == '-') ++pos_;
+
     bool digits = false;
     while (digit_at(pos_)) {
       ++pos_;
@@ -123,6 +124,7 @@ class RecipeParser {
       while (digit_at(pos_)) ++pos_;
       digits = true;
     }
+
     if (digits && (Peek() == 'e' || Peek() == 'E')) {
       std::size_t exponent = pos_ + 1;
       if (exponent < text_.size() && (text_[exponent] == '+' || text_[exponent] == '-')) ++exponent;
@@ -131,6 +133,7 @@ class RecipeParser {
         while (digit_at(pos_)) ++pos_;
       }
     }
+
     if (!digits) {
       std::size_t end = start;
       while (end < text_.size() && !IsSpace(text_[end]) && text_[end] != ',' &&
@@ -141,6 +144,7 @@ class RecipeParser {
       Fail(start, found.empty() ? "expected a number"
                                 : fmt::format("\"{}\" is not a number", found));
     }
+
     double value = 0;
     const char* first = text_.data() + start;
     const char* last = text_.data() + pos_;

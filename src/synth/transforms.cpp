@@ -1,11 +1,11 @@
 // The transformation table: parameters, strengths and pixel operations.
 //
-// Every operation works on CV_8UC3 pictures and returns a new Mat. Pixel
-// values are computed per pixel with no reductions whose order depends on
-// threads (means are integer sums), and the OpenCV calls used (warpAffine,
+// Every operation works on CV_8UC3 pictures and returns a new Mat. No pixel
+// depends on a reduction whose order could change with threads, because the
+// one mean used is an exact integer sum. The OpenCV calls used (warpAffine,
 // warpPerspective, GaussianBlur, filter2D, resize, LUT, JPEG coding) compute
-// each output pixel the same way however OpenCV splits the work, so results
-// do not depend on cv::setNumThreads.
+// each output pixel the same way however OpenCV splits the rows, so results
+// do not depend on cv::setNumThreads; a test checks this with 1 and 4 threads.
 #include "synth/transforms.h"
 
 #include <algorithm>
@@ -261,9 +261,9 @@ cv::Mat Grayscale(const std::vector<double>&, std::uint64_t, const cv::Mat& rgb,
   return result;
 }
 
-// Darkens the picture along a direction, as light from one side does: the
+// Darkens the picture along a direction, as light from one side does. The
 // gain falls linearly from 1 on the lit side to 1 - amount on the far side,
-// across the face (1.2 eye distances either side of the face centre).
+// over 1.2 eye distances either side of the face centre.
 cv::Mat Shade(const std::vector<double>& v, std::uint64_t, const cv::Mat& rgb, ApplyContext& c) {
   const double amount = v[0];
   if (amount == 0) return Identity(rgb);

@@ -17,10 +17,10 @@ namespace facespace::synth {
 // template (padding 0.25, 150 px) puts them at x = 47.5 and x = 100.5.
 constexpr double kChipEyeDistance = 52.93;
 
-// Where the face is, as a coordinate frame: u runs from the image-left eye to
-// the other in units of the eye distance, v runs from the eye midpoint to the
-// chin in units of that distance. Occlusions are drawn in this frame, so they
-// follow a tilted or mirrored face.
+// Face coordinate frame. The u axis runs from the image-left eye towards the
+// other, in units of the eye distance. The v axis runs from the eye midpoint
+// towards the chin, in units of the eye-to-chin distance (v = 1 at the chin).
+// Occlusions are drawn in this frame, so they follow a tilted or mirrored face.
 struct FaceFrame {
   cv::Point2d eye_mid;
   cv::Point2d u_axis;       // unit vector

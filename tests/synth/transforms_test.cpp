@@ -419,10 +419,10 @@ TEST(Occlusion, RectangleSitsWhereAsked) {
   cv::Mat any;
   cv::cvtColor(changed, any, cv::COLOR_RGB2GRAY);
   const cv::Rect area = cv::boundingRect(any);
-  // The side is 0.2 * 2 eye distances = 21 px, centred at x 74, y 46.6 + 0.2 * 97.
+  // The side is 0.2 * 2 eye distances = 21 px, centred at x 74, y 46.6 + 0.2 * 101.
   EXPECT_NEAR(area.width, 21.2, 2.0);
   EXPECT_NEAR(area.x + area.width / 2.0, 74.0, 1.5);
-  EXPECT_NEAR(area.y + area.height / 2.0, 46.6 + 0.2 * 97.0, 1.5);
+  EXPECT_NEAR(area.y + area.height / 2.0, 46.6 + 0.2 * 101.0, 1.5);
 }
 
 TEST(Occlusion, EyeBandFollowsARotatedFace) {
