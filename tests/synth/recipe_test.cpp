@@ -152,7 +152,9 @@ TEST(RecipeAtStrength, ZeroIsIdentity) {
     const SampledRecipe sampled = SampleParameters(recipe, 1);
     for (std::size_t i = 0; i < spec.parameters.size(); ++i) {
       const ParameterRange& range = recipe.steps[0].ranges[i];
-      if (range.low == range.high) EXPECT_EQ(range.low, spec.identity[i]);
+      if (range.low == range.high) {
+        EXPECT_EQ(range.low, spec.identity[i]);
+      }
     }
     EXPECT_EQ(sampled.steps[0].strength, 0.0);
   }
