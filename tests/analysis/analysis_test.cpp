@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <sys/wait.h>
 
 #include <faiss/IndexFlat.h>
 #include <gtest/gtest.h>
@@ -577,6 +578,61 @@ TEST(AnalyzeEmbeddings, KnnPurityMatchesFaiss) {
   std::uint64_t anti_hubs = 0;
   for (double count : occurrence) anti_hubs += count == 0 ? 1 : 0;
   EXPECT_EQ(result.identification.anti_hubs, anti_hubs);
+}
+
+}  // namespace
+}  // namespace facespace
+
+namespace facespace {
+namespace {
+
+// Runs the real facespace binary on a small store and reads its JSON.
+TEST(AnalyzeCommand, WritesJsonAndCsv) {
+  if (!std::filesystem::exists(testing::FacespaceBinary())) {
+    GTEST_SKIP() << "facespace binary not built: " << testing::FacespaceBinary();
+  }
+  const LabeledEmbeddings data = MakeClusters(15, 4, 8, 1.0, 0.3, 61);
+  testing::TempDir folder;
+  FillStore(folder.path() / "store", data);
+  const std::filesystem::path json_file = folder.path() / "analysis.json";
+  const std::string command = "'" + testing::FacespaceBinary().string() + "' analyze --store '" +
+                              (folder.path() / "store").string() + "' --bootstrap 20 --seed 4 --json '" +
+                              json_file.string() + "' --csv-dir '" + (folder.path() / "csv").string() +
+                              "' > '" + (folder.path() / "table.txt").string() + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+
+  std::ifstream in(json_file);
+  const nlohmann::json json = nlohmann::json::parse(in);
+  EXPECT_EQ(json["format_version"], kAnalysisFormatVersion);
+  EXPECT_EQ(json["input"]["subset"], "real");
+  EXPECT_EQ(json["input"]["model_id"], "test-model");
+  EXPECT_EQ(json["seed"], 4);
+  EXPECT_EQ(json["counts"]["samples"], data.rows());
+  const AnalysisResult result = AnalysisResultFromJson(json);
+  EXPECT_EQ(result.bootstrap_replicates, 20);
+  EXPECT_TRUE(std::filesystem::exists(folder.path() / "csv" / "identities.csv"));
+
+  std::ifstream table(folder.path() / "table.txt");
+  const std::string text((std::istreambuf_iterator<char>(table)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("ROC AUC"), std::string::npos);
+  EXPECT_NE(text.find("with one sample"), std::string::npos);
+}
+
+TEST(AnalyzeCommand, RejectsUnknownSubset) {
+  if (!std::filesystem::exists(testing::FacespaceBinary())) {
+    GTEST_SKIP() << "facespace binary not built: " << testing::FacespaceBinary();
+  }
+  const LabeledEmbeddings data = MakeClusters(4, 3, 8, 1.0, 0.3, 67);
+  testing::TempDir folder;
+  FillStore(folder.path() / "store", data);
+  const std::string command = "'" + testing::FacespaceBinary().string() + "' analyze --store '" +
+                              (folder.path() / "store").string() + "' --subset everything 2> '" +
+                              (folder.path() / "error.txt").string() + "' > /dev/null";
+  const int status = std::system(command.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 3);  // ExitCode::kInputError
+  std::ifstream error(folder.path() / "error.txt");
+  const std::string text((std::istreambuf_iterator<char>(error)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "facespace: error: subset 'everything': expected real, synthetic or all\n");
 }
 
 }  // namespace
