@@ -12,10 +12,16 @@
 #define FACESPACE_LFW_H_
 
 #include <filesystem>
+#include <functional>
 #include <istream>
+#include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "facespace/distance.h"
+#include "facespace/embedding.h"
 
 namespace facespace {
 
@@ -32,7 +38,7 @@ struct LfwPair {
   LfwImage first;
   LfwImage second;
   bool matched = false;  // true when both images show the same person
-  int fold = 0;          // 0-based; always 0 in View 1
+  int fold = 0;          // 0-based, and always 0 in View 1
   int line = 0;          // 1-based line number in the pair file
 };
 
@@ -46,8 +52,8 @@ struct LfwPairSet {
   std::vector<LfwPair> pairs;  // in file order
 };
 
-// Parses a pair file in either layout, told apart by its first line (one
-// number: View 1; two numbers: View 2). `source_name` is used in messages.
+// Parses a pair file in either layout. The first line decides the layout: one
+// number means View 1, two numbers mean View 2. `source_name` is used in messages.
 // Throws Error(kDecode) with "<source>:<line>: <what was expected>" on a
 // malformed line, a missing line or trailing data.
 LfwPairSet ParseLfwPairs(std::istream& input, const std::string& source_name);
@@ -106,6 +112,52 @@ struct CrossValidationScore {
 // Throws Error(kInvalidArgument) when there are fewer than two folds or a fold
 // is empty.
 CrossValidationScore CrossValidate(std::span<const ScoredPair> pairs, int folds);
+
+class Pipeline;
+
+// The embedding of one dataset image and how its face was found.
+struct LfwEmbedding {
+  Embedding embedding{};
+  bool fallback = false;  // the detector missed and the fixed central box was used
+};
+
+struct LfwEmbeddingSet {
+  std::map<LfwImage, LfwEmbedding> images;
+  int fallbacks = 0;  // images embedded from the fallback box
+};
+
+// Embeds each image of `images` once through `pipeline`, keeping the largest
+// face. `pipeline` must be configured with DetectOptions::fallback_box and
+// MultiFacePolicy::kLargest so that every image yields exactly one face, and
+// without aligned_input. `on_done`, if given, is called with the number of
+// images finished so far. Throws Error(kInvalidArgument) for another
+// configuration and, because no pair may be dropped, Error naming every image
+// that could not be read or decoded.
+LfwEmbeddingSet EmbedLfwImages(const Pipeline& pipeline, std::span<const LfwImage> images,
+                               const std::filesystem::path& images_dir,
+                               const std::function<void(std::size_t done, std::size_t total)>& on_done = {});
+
+// Returns the distance of every pair in `metric` units, in the order of
+// `pairs`. Throws Error(kNotFound) when an image of a pair is not in `embeddings`.
+std::vector<ScoredPair> ScorePairs(std::span<const LfwPair> pairs, const LfwEmbeddingSet& embeddings,
+                                   Metric metric);
+
+// How the threshold applied to a single set was chosen.
+enum class ThresholdSource {
+  kCrossValidation,  // View 2: fitted on nine folds for each tenth
+  kFittedOnTrain,    // fitted on a separate training pair file
+  kDefault,          // the fixed default threshold
+};
+
+struct VerificationCounts {
+  int true_accepts = 0;   // matched pairs predicted same
+  int false_rejects = 0;  // matched pairs predicted different
+  int true_rejects = 0;   // mismatched pairs predicted different
+  int false_accepts = 0;  // mismatched pairs predicted same
+};
+
+// Returns the confusion counts of `pairs` at `threshold` (same when distance < threshold).
+VerificationCounts CountDecisions(std::span<const ScoredPair> pairs, double threshold);
 
 }  // namespace facespace
 

@@ -28,7 +28,7 @@ FittedThreshold FitThreshold(std::span<const ScoredPair> pairs) {
             [](const ScoredPair& a, const ScoredPair& b) { return a.distance < b.distance; });
 
   // Sweep the threshold upwards. Below every distance all pairs are predicted
-  // "different", so exactly the mismatched pairs are correct; passing a group
+  // "different", so exactly the mismatched pairs are correct. Passing a group
   // of equal distances turns its matched pairs correct and its mismatched ones wrong.
   long correct = std::count_if(sorted.begin(), sorted.end(),
                                [](const ScoredPair& pair) { return !pair.matched; });
