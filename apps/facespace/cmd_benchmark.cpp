@@ -188,7 +188,8 @@ void RunLfw(const LfwArgs& args, CommandContext& context) {
 
   PipelineOptions options;
   options.detect.upsample = args.upsample;
-  options.detect.policy = MultiFacePolicy::kLargest;
+  // LFW labels the person in the middle of each image; the largest face is sometimes another.
+  options.detect.policy = MultiFacePolicy::kCentral;
   options.detect.fallback_box = true;
   options.tta = ParseTtaSpec(args.tta);
   options.threads = args.threads;

@@ -41,6 +41,8 @@ struct Face {
 enum class MultiFacePolicy {
   kLargest,  // keep only the face with the largest box (the higher score on a tie)
   kAll,      // keep every face, ordered by detector score (highest first)
+  kCentral,  // keep only the face whose box centre is nearest the image centre, as in
+             // datasets such as LFW where the labelled person is the one in the middle
 };
 
 struct DetectOptions {

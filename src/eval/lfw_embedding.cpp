@@ -10,10 +10,10 @@ namespace {
 
 void RequireBenchmarkOptions(const PipelineOptions& options) {
   if (options.aligned_input || !options.detect.fallback_box ||
-      options.detect.policy != MultiFacePolicy::kLargest) {
+      options.detect.policy == MultiFacePolicy::kAll) {
     throw Error(ErrorCategory::kInvalidArgument,
-                "LFW embedding: the pipeline must detect faces, keep the largest and fall back "
-                "to the central box, so that every image yields one face");
+                "LFW embedding: the pipeline must detect faces, keep one face per image and fall "
+                "back to the central box, so that every image yields one face");
   }
 }
 

@@ -139,6 +139,13 @@ std::vector<Face> FaceFinder::Find(const cv::Mat& rgb, const DetectOptions& opti
       return a.rect.area() < b.rect.area();
     });
     detections = {*largest};
+  } else if (options.policy == MultiFacePolicy::kCentral) {
+    const dlib::dpoint image_centre(rgb.cols / 2.0, rgb.rows / 2.0);
+    const auto central = std::min_element(detections.begin(), detections.end(), [&](const auto& a, const auto& b) {
+      return (dlib::dcenter(a.rect) - image_centre).length_squared() <
+             (dlib::dcenter(b.rect) - image_centre).length_squared();
+    });
+    detections = {*central};
   }
   for (const auto& detection : detections) {
     Face face = AlignInBox(rgb, FromDlib(detection.rect));

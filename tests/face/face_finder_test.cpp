@@ -113,6 +113,26 @@ TEST_F(ManyFaces, LargestPolicyKeepsLargestBox) {
   ExpectChip(largest[0]);
 }
 
+TEST_F(ManyFaces, CentralPolicyKeepsMiddleFace) {
+  const std::vector<Face> all = FindAll();
+  ASSERT_FALSE(all.empty());
+  const auto distance_to_centre = [](const FaceBox& box) {
+    const double dx = (box.left + box.right) / 2.0 - photo_.cols / 2.0;
+    const double dy = (box.top + box.bottom) / 2.0 - photo_.rows / 2.0;
+    return dx * dx + dy * dy;
+  };
+  double nearest = distance_to_centre(all[0].box);
+  for (const Face& face : all) nearest = std::min(nearest, distance_to_centre(face.box));
+
+  DetectOptions options;
+  options.upsample = 0;
+  options.policy = MultiFacePolicy::kCentral;
+  const std::vector<Face> central = SharedFinder().Find(photo_, options);
+  ASSERT_EQ(central.size(), 1u);
+  EXPECT_DOUBLE_EQ(distance_to_centre(central[0].box), nearest);
+  ExpectChip(central[0]);
+}
+
 TEST_F(ManyFaces, BorderFacesArePadded) {
   // Cutting 100 pixels off the left and top leaves several faces hanging over
   // the image border.
