@@ -8,6 +8,8 @@
 #include <span>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "facespace/analysis.h"
 
 namespace facespace::analysis {
@@ -170,6 +172,12 @@ struct ClusterIndices {
 // Cluster indices with identity multiplicities `weights` (nullptr: all 1).
 ClusterIndices ComputeClusterIndices(const PreparedSpace& space, const IdentitySums& sums,
                                      const std::uint32_t* weights);
+
+// Returns `value` as JSON, with NaN and infinities written as null.
+nlohmann::json NumberJson(double value);
+
+// Returns a Figure as the JSON object documented in docs/metrics.md.
+nlohmann::json FigureJson(const Figure& figure);
 
 }  // namespace facespace::analysis
 

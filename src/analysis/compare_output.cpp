@@ -5,22 +5,15 @@
 #include <fmt/format.h>
 
 #include "facespace/compare.h"
+#include "analysis/analysis_internal.h"
 
 namespace facespace {
 namespace {
 
 using nlohmann::json;
 
-json Number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
-
-json FigureJson(const Figure& figure) {
-  json out = {{"value", Number(figure.value)},
-              {"ci_low", Number(figure.ci_low)},
-              {"ci_high", Number(figure.ci_high)},
-              {"supported", figure.supported}};
-  if (!figure.note.empty()) out["note"] = figure.note;
-  return out;
-}
+using analysis::FigureJson;
+using analysis::NumberJson;
 
 json ProbeJson(const ProbeFigures& figures) {
   return {{"probes", figures.probes},
@@ -44,11 +37,11 @@ json ToJson(const CompareResult& result) {
   for (const auto& row : result.comparisons) {
     comparisons.push_back({{"key", row.key},
                            {"higher_is_better", row.higher_is_better},
-                           {"before", Number(row.before)},
-                           {"after", Number(row.after)},
-                           {"difference", Number(row.difference)},
-                           {"ci_low", Number(row.ci_low)},
-                           {"ci_high", Number(row.ci_high)},
+                           {"before", NumberJson(row.before)},
+                           {"after", NumberJson(row.after)},
+                           {"difference", NumberJson(row.difference)},
+                           {"ci_low", NumberJson(row.ci_low)},
+                           {"ci_high", NumberJson(row.ci_high)},
                            {"verdict", row.verdict}});
   }
   json robustness = json::array();
@@ -65,13 +58,13 @@ json ToJson(const CompareResult& result) {
       points.push_back({{"strength", point.strength},
                         {"samples", point.samples},
                         {"lost", point.lost},
-                        {"mean_distance", Number(point.mean_distance)},
-                        {"p95_distance", Number(point.p95_distance)}});
+                        {"mean_distance", NumberJson(point.mean_distance)},
+                        {"p95_distance", NumberJson(point.p95_distance)}});
     }
     response.push_back({{"family", curve.family},
                         {"transforms", curve.transforms},
                         {"points", points},
-                        {"crossing_strength", Number(curve.crossing_strength)}});
+                        {"crossing_strength", NumberJson(curve.crossing_strength)}});
   }
   const CompareOptions& o = result.options;
   return {{"format", "facespace-compare"},
@@ -100,7 +93,7 @@ json ToJson(const CompareResult& result) {
           {"probes_after", ProbeJson(result.probes_after)},
           {"robustness", robustness},
           {"comparisons", comparisons},
-          {"match_threshold", Number(result.match_threshold)},
+          {"match_threshold", NumberJson(result.match_threshold)},
           {"response", response},
           {"seconds", result.seconds}};
 }

@@ -8,26 +8,37 @@
 
 #include "facespace/analysis.h"
 #include "facespace/error.h"
+#include "analysis/analysis_internal.h"
 
 namespace facespace {
+
+namespace analysis {
+
+nlohmann::json NumberJson(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json FigureJson(const Figure& figure) {
+  nlohmann::json out = {{"value", NumberJson(figure.value)},
+                        {"ci_low", NumberJson(figure.ci_low)},
+                        {"ci_high", NumberJson(figure.ci_high)},
+                        {"supported", figure.supported}};
+  if (!figure.note.empty()) out["note"] = figure.note;
+  return out;
+}
+
+}  // namespace analysis
+
 namespace {
+
+using analysis::FigureJson;
+using analysis::NumberJson;
 
 using nlohmann::json;
 
 constexpr const char* kFormatName = "facespace-analysis";
 
-json Number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
-
 double ReadNumber(const json& value) { return value.is_null() ? kNotAvailable : value.get<double>(); }
-
-json FigureJson(const Figure& figure) {
-  json out = {{"value", Number(figure.value)},
-              {"ci_low", Number(figure.ci_low)},
-              {"ci_high", Number(figure.ci_high)},
-              {"supported", figure.supported}};
-  if (!figure.note.empty()) out["note"] = figure.note;
-  return out;
-}
 
 Figure FigureFromJson(const json& in) {
   Figure figure;
@@ -51,7 +62,7 @@ Figure Complement(const Figure& fnmr) {
 
 json PointJson(const OperatingPoint& point) {
   return {{"target_fmr", point.target_fmr}, {"supported", point.supported},
-          {"threshold", Number(point.threshold)}, {"fmr", Number(point.fmr)},
+          {"threshold", NumberJson(point.threshold)}, {"fmr", NumberJson(point.fmr)},
           {"fnmr", FigureJson(point.fnmr)}, {"tar", FigureJson(Complement(point.fnmr))}};
 }
 
@@ -68,11 +79,11 @@ OperatingPoint PointFromJson(const json& in) {
 json DistributionJson(const DistanceDistribution& distribution) {
   json quantiles = json::array();
   for (const auto& q : distribution.quantiles) {
-    quantiles.push_back({{"p", q.probability}, {"value", Number(q.value)}});
+    quantiles.push_back({{"p", q.probability}, {"value", NumberJson(q.value)}});
   }
   return {{"count", distribution.count}, {"used", distribution.used}, {"exact", distribution.exact},
-          {"mean", Number(distribution.mean)}, {"std", Number(distribution.std)},
-          {"min", Number(distribution.min)}, {"max", Number(distribution.max)},
+          {"mean", NumberJson(distribution.mean)}, {"std", NumberJson(distribution.std)},
+          {"min", NumberJson(distribution.min)}, {"max", NumberJson(distribution.max)},
           {"quantiles", quantiles}, {"histogram", distribution.histogram}};
 }
 
@@ -97,15 +108,15 @@ json IdentityJson(const IdentityRow& row) {
           {"name", row.name},
           {"samples", row.samples},
           {"synthetic_samples", row.synthetic_samples},
-          {"centroid_norm", Number(row.centroid_norm)},
-          {"radius_mean", Number(row.radius_mean)},
-          {"radius_max", Number(row.radius_max)},
-          {"nearest_centroid_distance", Number(row.nearest_centroid_distance)},
+          {"centroid_norm", NumberJson(row.centroid_norm)},
+          {"radius_mean", NumberJson(row.radius_mean)},
+          {"radius_max", NumberJson(row.radius_max)},
+          {"nearest_centroid_distance", NumberJson(row.nearest_centroid_distance)},
           {"nearest_centroid_identity", row.nearest_centroid_identity},
-          {"nearest_impostor", Number(row.nearest_impostor)},
-          {"farthest_genuine", Number(row.farthest_genuine)},
-          {"margin", Number(row.margin)},
-          {"silhouette", Number(row.silhouette)}};
+          {"nearest_impostor", NumberJson(row.nearest_impostor)},
+          {"farthest_genuine", NumberJson(row.farthest_genuine)},
+          {"margin", NumberJson(row.margin)},
+          {"silhouette", NumberJson(row.silhouette)}};
 }
 
 IdentityRow IdentityFromJson(const json& in) {
@@ -196,7 +207,7 @@ json ToJson(const AnalysisResult& result) {
       {"verification",
        {{"d_prime", FigureJson(v.d_prime)},
         {"eer", FigureJson(v.eer)},
-        {"eer_threshold", Number(v.eer_threshold)},
+        {"eer_threshold", NumberJson(v.eer_threshold)},
         {"auc", FigureJson(v.auc)},
         {"fmr100", PointJson(v.fmr100)},
         {"fmr1000", PointJson(v.fmr1000)},
@@ -219,8 +230,8 @@ json ToJson(const AnalysisResult& result) {
         {"davies_bouldin", FigureJson(cluster.davies_bouldin)},
         {"calinski_harabasz", FigureJson(cluster.calinski_harabasz)},
         {"fisher_ratio", FigureJson(cluster.fisher_ratio)},
-        {"trace_between", Number(cluster.trace_between)},
-        {"trace_within", Number(cluster.trace_within)}}},
+        {"trace_between", NumberJson(cluster.trace_between)},
+        {"trace_within", NumberJson(cluster.trace_within)}}},
       {"identities", identities},
   };
 }
