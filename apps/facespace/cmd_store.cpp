@@ -30,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 // Options of the commands that embed images (ingest, search).
 struct EmbedOptions {
   bool fallback_box = false;
+  std::string face = "largest";
   int jobs = 0;
 };
 
@@ -37,6 +38,11 @@ void AddEmbedOptions(CLI::App& command, EmbedOptions& options) {
   command.add_flag("--fallback-box", options.fallback_box,
                    "When no face is detected, embed a fixed central box and mark it as a fallback "
                    "(for datasets of pre-cropped faces such as LFW)");
+  command.add_option("--face", options.face,
+                     "Face kept when an image has several: largest, or central (the one nearest the image "
+                     "centre, as LFW labels it)")
+      ->default_val("largest")
+      ->check(CLI::IsMember({"largest", "central"}));
   command.add_option("--jobs", options.jobs, "Worker threads for decoding and embedding (0: all cores)")
       ->default_val(0)
       ->check(CLI::NonNegativeNumber);
@@ -45,7 +51,7 @@ void AddEmbedOptions(CLI::App& command, EmbedOptions& options) {
 std::unique_ptr<Pipeline> MakePipeline(const CommandContext& context, const EmbedOptions& options) {
   PipelineOptions pipeline;
   pipeline.detect.fallback_box = options.fallback_box;
-  pipeline.detect.policy = MultiFacePolicy::kLargest;
+  pipeline.detect.policy = options.face == "central" ? MultiFacePolicy::kCentral : MultiFacePolicy::kLargest;
   pipeline.threads = options.jobs;
   const fs::path model = context.model_path.empty() ? DefaultModelPath() : fs::path(context.model_path);
   const fs::path landmarks =
