@@ -32,6 +32,7 @@ struct LfwArgs {
   std::string tta = "none";
   std::string metric = "l2";
   std::string json_out;
+  std::string scores_out;
   int upsample = 1;
   int threads = 0;
 };
@@ -172,6 +173,48 @@ void WriteJson(const std::string& path, const nlohmann::json& json) {
   if (!out) throw Error(ErrorCategory::kIo, path + ": cannot write the JSON report");
 }
 
+// Quotes a CSV field when it contains a separator, a quote or a line break.
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (const char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+// Writes one CSV row per pair of `set` and, when given, of the training set:
+// the pair, its distance, which images used the fallback box, and the
+// decision at the threshold applied to it (for View 2, its fold's threshold).
+void WriteScores(const std::string& path, const LfwPairSet& set, const std::vector<ScoredPair>& scored,
+                 const SetScore& score, const std::optional<LfwPairSet>& train,
+                 const std::optional<std::vector<ScoredPair>>& train_scored, const LfwEmbeddingSet& embeddings) {
+  std::ofstream out(path);
+  out << "set,file,line,fold,name1,number1,name2,number2,matched,distance,threshold,predicted_same,correct,"
+         "fallback1,fallback2\n";
+  const auto write_set = [&](const char* role, const LfwPairSet& pairs, const std::vector<ScoredPair>& scores) {
+    for (std::size_t i = 0; i < pairs.pairs.size(); ++i) {
+      const LfwPair& pair = pairs.pairs[i];
+      double threshold = score.threshold;
+      if (score.cross_validation && pairs.folds > 1) {
+        threshold = score.cross_validation->folds[static_cast<std::size_t>(pair.fold)].threshold;
+      }
+      const bool predicted_same = scores[i].distance < threshold;
+      out << fmt::format("{},{},{},{},{},{},{},{},{},{:.6f},{:.6f},{},{},{},{}\n", role, CsvField(pairs.source),
+                         pair.line, pair.fold + 1, CsvField(pair.first.name), pair.first.number,
+                         CsvField(pair.second.name), pair.second.number, pair.matched ? 1 : 0, scores[i].distance,
+                         threshold, predicted_same ? 1 : 0, predicted_same == pair.matched ? 1 : 0,
+                         embeddings.images.at(pair.first).fallback ? 1 : 0,
+                         embeddings.images.at(pair.second).fallback ? 1 : 0);
+    }
+  };
+  write_set("test", set, scored);
+  if (train && train_scored) write_set("train", *train, *train_scored);
+  out.close();
+  if (!out) throw Error(ErrorCategory::kIo, path + ": cannot write the pair scores");
+}
+
 void RunLfw(const LfwArgs& args, CommandContext& context) {
   const auto start = std::chrono::steady_clock::now();
   const Metric metric = ParseMetric(args.metric);
@@ -220,6 +263,7 @@ void RunLfw(const LfwArgs& args, CommandContext& context) {
 
   const std::string tta = FormatTtaSpec(options.tta);
   PrintReport(args, set, embeddings, images.size(), score, metric, tta, seconds);
+  if (!args.scores_out.empty()) WriteScores(args.scores_out, set, scored, score, train, train_scored, embeddings);
   if (!args.json_out.empty()) {
     WriteJson(args.json_out,
               ReportJson(args, set, embeddings, images.size(), score, metric, tta, pipeline.model_info(), seconds));
@@ -257,6 +301,9 @@ void AddBenchmarkCommands(CLI::App& app, CommandContext& context) {
       ->check(CLI::Range(0, 3));
   lfw->add_option("--threads", args->threads, "Worker threads (0: all cores)")->default_val(0);
   lfw->add_option("--json", args->json_out, "Also write the report as JSON to this file");
+  lfw->add_option("--scores", args->scores_out,
+                  "Also write every pair's distance, decision and fallback flags as CSV to this file "
+                  "(the --train pairs too, marked 'train')");
   lfw->callback([args, &context] { RunLfw(*args, context); });
 }
 

@@ -50,8 +50,10 @@ struct DetectOptions {
   // HOG finds faces of about 80x80 pixels and up at 0, 40x40 at 1.
   int upsample = 1;
   MultiFacePolicy policy = MultiFacePolicy::kLargest;
-  // When no face is detected, use a fixed central box instead of reporting no
-  // face. Meant for datasets of pre-cropped faces such as LFW.
+  // When no face is detected, try the other upsampling levels from 0 to
+  // upsample + 1 (at most 2), and when those find none either, use a fixed
+  // central box instead of reporting no face. Meant for datasets of
+  // pre-cropped faces such as LFW.
   bool fallback_box = false;
 };
 

@@ -26,6 +26,10 @@ using RgbView = dlib::cv_image<dlib::rgb_pixel>;
 // Each upsampling doubles both sides, so 3 already means 64 times the pixels.
 constexpr int kMaxUpsample = 3;
 
+// Highest level tried again when the requested one finds no face and the
+// fallback box is enabled: level 3 costs 64 times the pixels of level 0.
+constexpr int kMaxRetryUpsample = 2;
+
 FaceBox FromDlib(const dlib::rectangle& rect) {
   return {static_cast<int>(rect.left()), static_cast<int>(rect.top()), static_cast<int>(rect.right()),
           static_cast<int>(rect.bottom())};
@@ -56,6 +60,29 @@ struct FaceFinder::Models {
 
 struct FaceFinder::Detector {
   dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
+
+  // Runs the detector on `rgb` doubled `upsample` times and returns boxes in
+  // the coordinates of `rgb`.
+  std::vector<dlib::rect_detection> Detect(const cv::Mat& rgb, int upsample) {
+    std::vector<dlib::rect_detection> detections;
+    try {
+      if (upsample == 0) {
+        detector(RgbView(rgb), detections);
+        return detections;
+      }
+      dlib::array2d<dlib::rgb_pixel> enlarged;
+      dlib::assign_image(enlarged, RgbView(rgb));
+      for (int i = 0; i < upsample; ++i) dlib::pyramid_up(enlarged);
+      detector(enlarged, detections);
+    } catch (const dlib::error& error) {
+      throw Error(ErrorCategory::kInternal, std::string("face detection failed: ") + error.what());
+    }
+    const dlib::pyramid_down<2> pyramid;
+    for (auto& detection : detections) {
+      detection.rect = pyramid.rect_down(detection.rect, static_cast<unsigned int>(upsample));
+    }
+    return detections;
+  }
 };
 
 FaceFinder::FaceFinder(const std::filesystem::path& landmark_model) : detector_(std::make_unique<Detector>()) {
@@ -102,23 +129,14 @@ std::vector<Face> FaceFinder::Find(const cv::Mat& rgb, const DetectOptions& opti
   CheckImage(rgb);
   CheckOptions(options);
 
-  std::vector<dlib::rect_detection> detections;
-  try {
-    if (options.upsample == 0) {
-      detector_->detector(RgbView(rgb), detections);
-    } else {
-      dlib::array2d<dlib::rgb_pixel> enlarged;
-      dlib::assign_image(enlarged, RgbView(rgb));
-      for (int i = 0; i < options.upsample; ++i) dlib::pyramid_up(enlarged);
-      detector_->detector(enlarged, detections);
-
-      const dlib::pyramid_down<2> pyramid;
-      for (auto& detection : detections) {
-        detection.rect = pyramid.rect_down(detection.rect, static_cast<unsigned int>(options.upsample));
-      }
+  std::vector<dlib::rect_detection> detections = detector_->Detect(rgb, options.upsample);
+  if (detections.empty() && options.fallback_box) {
+    // The HOG pyramid samples scales coarsely, so a face missed at one
+    // upsampling level is often found at a neighbouring one.
+    const int last = std::min(options.upsample + 1, kMaxRetryUpsample);
+    for (int upsample = 0; upsample <= last && detections.empty(); ++upsample) {
+      if (upsample != options.upsample) detections = detector_->Detect(rgb, upsample);
     }
-  } catch (const dlib::error& error) {
-    throw Error(ErrorCategory::kInternal, std::string("face detection failed: ") + error.what());
   }
 
   std::vector<Face> faces;

@@ -201,6 +201,23 @@ TEST(FaceFinder, BoxOutsideImageGivesBlackChip) {
   EXPECT_EQ(cv::countNonZero(face.chip.reshape(1)), 0);
 }
 
+TEST(FaceFinder, FallbackRetriesOtherUpsampling) {
+  REQUIRE_LANDMARK_MODEL();
+  // The HOG detector misses this face at upsampling 1 but finds it at 0.
+  const std::filesystem::path relative = "lfw/images/Arlen_Specter/Arlen_Specter_0003.jpg";
+  FACESPACE_REQUIRE_TEST_DATA(relative);
+  const cv::Mat image = ReadImageFile(testing::TestDataDir() / relative).rgb;
+  DetectOptions options;
+  options.upsample = 1;
+  ASSERT_TRUE(SharedFinder().Find(image, options).empty());
+
+  options.fallback_box = true;
+  const std::vector<Face> faces = SharedFinder().Find(image, options);
+  ASSERT_EQ(faces.size(), 1u);
+  EXPECT_FALSE(faces[0].fallback);
+  EXPECT_GT(faces[0].detector_score, 0);
+}
+
 // ------------------------------------------------------- chip geometry
 
 TEST(FaceFinder, ChipEyesLevelAndPlaced) {
