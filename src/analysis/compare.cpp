@@ -5,11 +5,14 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <tuple>
+#include <utility>
 
 #include <cblas.h>
 #include <fmt/format.h>
 
 #include "analysis/analysis_internal.h"
+#include "analysis/compare_internal.h"
 #include "facespace/compare.h"
 #include "facespace/error.h"
 #include "facespace/log.h"
@@ -45,21 +48,18 @@ struct RealSample {
   SynthesisSource source;
 };
 
-// A probe or gallery set as plain arrays; labels index the split identities.
-struct VectorSet {
-  explicit VectorSet(int dimension) : dimension(dimension) {}
+using analysis::ProbeEvaluation;
+using analysis::ProbeOutcomes;
+using analysis::VectorSet;
 
-  int dimension = 0;
-  std::vector<float> vectors;
-  std::vector<std::int32_t> labels;
-  std::vector<std::uint8_t> synthetic;
-  std::size_t rows() const { return labels.size(); }
-};
-
-void Append(VectorSet& set, std::span<const float> vector, std::int32_t label, bool synthetic) {
-  set.vectors.insert(set.vectors.end(), vector.begin(), vector.end());
-  set.labels.push_back(label);
-  set.synthetic.push_back(synthetic ? 1 : 0);
+// Seeded Fisher-Yates shuffle with a portable index draw.
+template <typename T>
+void Shuffle(std::vector<T>& items, std::uint64_t seed) {
+  std::mt19937_64 rng(Mix(seed));
+  for (std::size_t i = items.size(); i > 1; --i) {
+    const auto j = std::size_t((static_cast<unsigned __int128>(rng()) * i) >> 64);
+    std::swap(items[i - 1], items[j]);
+  }
 }
 
 LabeledEmbeddings ToLabeled(const VectorSet& set, const std::vector<std::string>& names) {
@@ -72,19 +72,6 @@ LabeledEmbeddings ToLabeled(const VectorSet& set, const std::vector<std::string>
   return data;
 }
 
-// Per-probe outcomes against one gallery; replicates reweight these.
-struct ProbeOutcomes {
-  std::vector<std::int32_t> labels;
-  std::vector<std::uint32_t> sample_rank;
-  std::vector<std::uint32_t> centroid_rank;
-  std::vector<std::uint8_t> contaminated;
-  std::vector<float> genuine;                       // probe to own centroid, in probe order
-  std::vector<float> impostor_sorted;               // probe to other centroids, sorted
-  std::vector<analysis::LabeledPair> genuine_labeled;    // sorted by distance
-  std::vector<analysis::LabeledPair> impostor_sample;    // seeded sample, sorted by distance
-  double impostor_scale = 1;                        // pairs each sampled pair stands for
-};
-
 std::vector<float> Normalised(std::span<const float> vectors, int dimension) {
   std::vector<float> out(vectors.begin(), vectors.end());
   for (std::size_t i = 0; i * dimension < out.size(); ++i) {
@@ -94,6 +81,109 @@ std::vector<float> Normalised(std::span<const float> vectors, int dimension) {
     for (int k = 0; k < dimension; ++k) out[i * dimension + k] = float(out[i * dimension + k] * scale);
   }
   return out;
+}
+
+enum ProbeIndex { kSampleRank1, kSampleRank5, kCentroidRank1, kCentroidRank5, kCentroidEer, kCentroidAuc,
+                  kTar1e2, kTar1e3, kContamination, kProbeFigureCount };
+
+// Probe figures under identity weights (all 1 when `weights` is empty).
+std::vector<double> ProbeFigureValues(const ProbeOutcomes& outcomes, const std::vector<std::uint32_t>& weights,
+                                      bool exact) {
+  std::vector<double> out(kProbeFigureCount, kNotAvailable);
+  auto weight = [&](std::int32_t label) { return weights.empty() ? 1.0 : double(weights[label]); };
+  double total = 0, s1 = 0, s5 = 0, c1 = 0, c5 = 0, contaminated = 0;
+  for (std::size_t i = 0; i < outcomes.labels.size(); ++i) {
+    const double w = weight(outcomes.labels[i]);
+    total += w;
+    s1 += w * (outcomes.sample_rank[i] <= 1);
+    s5 += w * (outcomes.sample_rank[i] <= 5);
+    c1 += w * (outcomes.centroid_rank[i] <= 1);
+    c5 += w * (outcomes.centroid_rank[i] <= 5);
+    contaminated += w * outcomes.contaminated[i];
+  }
+  if (total > 0) {
+    out[kSampleRank1] = s1 / total;
+    out[kSampleRank5] = s5 / total;
+    out[kCentroidRank1] = c1 / total;
+    out[kCentroidRank5] = c5 / total;
+    out[kContamination] = contaminated / total;
+  }
+  const double targets[] = {1e-2, 1e-3};
+  std::vector<float> genuine;
+  for (const auto& pair : outcomes.genuine_labeled) genuine.push_back(pair.distance);
+  analysis::SweepFigures sweep;
+  if (exact) {
+    sweep = analysis::SweepScores(genuine, nullptr, outcomes.impostor_sorted, nullptr, targets, 0);
+  } else {
+    std::vector<double> genuine_weights, impostor_weights;
+    std::vector<float> impostor;
+    for (const auto& pair : outcomes.genuine_labeled) genuine_weights.push_back(weight(pair.first));
+    for (const auto& pair : outcomes.impostor_sample) {
+      impostor.push_back(pair.distance);
+      impostor_weights.push_back(weight(pair.first) * weight(pair.second) * outcomes.impostor_scale);
+    }
+    sweep = analysis::SweepScores(genuine, genuine_weights.data(), impostor, impostor_weights.data(), targets, 0);
+  }
+  out[kCentroidEer] = sweep.eer;
+  out[kCentroidAuc] = sweep.auc;
+  out[kTar1e2] = 1.0 - sweep.fnmr[0];
+  out[kTar1e3] = 1.0 - sweep.fnmr[1];
+  return out;
+}
+
+}  // namespace
+
+namespace analysis {
+
+void Append(VectorSet& set, std::span<const float> vector, std::int32_t label, bool synthetic) {
+  set.vectors.insert(set.vectors.end(), vector.begin(), vector.end());
+  set.labels.push_back(label);
+  set.synthetic.push_back(synthetic ? 1 : 0);
+}
+
+GalleryProbeSplit SplitGalleryProbes(std::span<const SplitCandidate> candidates, double probe_fraction,
+                                     std::uint64_t seed) {
+  if (!(probe_fraction > 0 && probe_fraction < 1)) {
+    throw Error(ErrorCategory::kInvalidArgument, "probe fraction: must be in (0, 1)");
+  }
+  std::map<std::string, std::vector<std::size_t>> by_identity;
+  for (std::size_t k = 0; k < candidates.size(); ++k) by_identity[candidates[k].identity].push_back(k);
+
+  // Seeded by the identity's name, so adding other identities to the store
+  // does not change this identity's split.
+  GalleryProbeSplit split;
+  for (auto& [name, members] : by_identity) {
+    if (members.size() < 2) continue;
+    std::sort(members.begin(), members.end(),
+              [&](std::size_t a, std::size_t b) { return candidates[a].sample_id < candidates[b].sample_id; });
+    Shuffle(members, seed ^ HashText(name));
+    const long n = long(members.size());
+    const long probes = std::clamp(std::lround(probe_fraction * double(n)), 1L, n - 1);
+    const std::int32_t label = std::int32_t(split.identities.size());
+    split.identities.push_back(name);
+    for (long k = 0; k < n; ++k) {
+      (k < probes ? split.probes : split.gallery).push_back(members[k]);
+      (k < probes ? split.probe_labels : split.gallery_labels).push_back(label);
+    }
+  }
+  return split;
+}
+
+VectorSet AddSyntheticRows(const VectorSet& before, std::span<const SyntheticSample> synthetic,
+                           std::uint64_t& lost) {
+  VectorSet after = before;
+  for (const SyntheticSample& sample : synthetic) {
+    if (sample.source_index >= before.rows()) {
+      throw Error(ErrorCategory::kInternal, "synthetic sample: source index " + std::to_string(sample.source_index) +
+                                                " is outside the gallery's " + std::to_string(before.rows()) + " rows");
+    }
+    if (!sample.face_found) {
+      ++lost;
+      continue;
+    }
+    Append(after, sample.embedding, before.labels[sample.source_index], true);
+  }
+  return after;
 }
 
 ProbeOutcomes MatchProbes(const VectorSet& gallery, const VectorSet& probes, std::size_t identities,
@@ -210,69 +300,16 @@ ProbeOutcomes MatchProbes(const VectorSet& gallery, const VectorSet& probes, std
     }
     std::vector<float>().swap(impostors[i]);
   }
-  auto by_distance = [](const analysis::LabeledPair& a, const analysis::LabeledPair& b) {
+  auto by_distance = [](const LabeledPair& a, const LabeledPair& b) {
     if (a.distance != b.distance) return a.distance < b.distance;
     return a.first != b.first ? a.first < b.first : a.second < b.second;
   };
   std::sort(out.genuine_labeled.begin(), out.genuine_labeled.end(), by_distance);
   std::sort(out.impostor_sample.begin(), out.impostor_sample.end(), by_distance);
-  analysis::RadixSortNonNegative(out.impostor_sorted);
+  RadixSortNonNegative(out.impostor_sorted);
   out.impostor_scale = out.impostor_sample.empty() ? 0.0 : double(impostor_total) / double(out.impostor_sample.size());
   return out;
 }
-
-enum ProbeIndex { kSampleRank1, kSampleRank5, kCentroidRank1, kCentroidRank5, kCentroidEer, kCentroidAuc,
-                  kTar1e2, kTar1e3, kContamination, kProbeFigureCount };
-
-// Probe figures under identity weights (all 1 when `weights` is empty).
-std::vector<double> ProbeFigureValues(const ProbeOutcomes& outcomes, const std::vector<std::uint32_t>& weights,
-                                      bool exact) {
-  std::vector<double> out(kProbeFigureCount, kNotAvailable);
-  auto weight = [&](std::int32_t label) { return weights.empty() ? 1.0 : double(weights[label]); };
-  double total = 0, s1 = 0, s5 = 0, c1 = 0, c5 = 0, contaminated = 0;
-  for (std::size_t i = 0; i < outcomes.labels.size(); ++i) {
-    const double w = weight(outcomes.labels[i]);
-    total += w;
-    s1 += w * (outcomes.sample_rank[i] <= 1);
-    s5 += w * (outcomes.sample_rank[i] <= 5);
-    c1 += w * (outcomes.centroid_rank[i] <= 1);
-    c5 += w * (outcomes.centroid_rank[i] <= 5);
-    contaminated += w * outcomes.contaminated[i];
-  }
-  if (total > 0) {
-    out[kSampleRank1] = s1 / total;
-    out[kSampleRank5] = s5 / total;
-    out[kCentroidRank1] = c1 / total;
-    out[kCentroidRank5] = c5 / total;
-    out[kContamination] = contaminated / total;
-  }
-  const double targets[] = {1e-2, 1e-3};
-  std::vector<float> genuine;
-  for (const auto& pair : outcomes.genuine_labeled) genuine.push_back(pair.distance);
-  analysis::SweepFigures sweep;
-  if (exact) {
-    sweep = analysis::SweepScores(genuine, nullptr, outcomes.impostor_sorted, nullptr, targets, 0);
-  } else {
-    std::vector<double> genuine_weights, impostor_weights;
-    std::vector<float> impostor;
-    for (const auto& pair : outcomes.genuine_labeled) genuine_weights.push_back(weight(pair.first));
-    for (const auto& pair : outcomes.impostor_sample) {
-      impostor.push_back(pair.distance);
-      impostor_weights.push_back(weight(pair.first) * weight(pair.second) * outcomes.impostor_scale);
-    }
-    sweep = analysis::SweepScores(genuine, genuine_weights.data(), impostor, impostor_weights.data(), targets, 0);
-  }
-  out[kCentroidEer] = sweep.eer;
-  out[kCentroidAuc] = sweep.auc;
-  out[kTar1e2] = 1.0 - sweep.fnmr[0];
-  out[kTar1e3] = 1.0 - sweep.fnmr[1];
-  return out;
-}
-
-struct ProbeEvaluation {
-  ProbeFigures figures;
-  std::vector<std::vector<double>> replicates;  // [figure][replicate]
-};
 
 ProbeEvaluation EvaluateProbes(const ProbeOutcomes& outcomes, std::size_t identities, const CompareOptions& options) {
   ProbeEvaluation evaluation;
@@ -311,7 +348,7 @@ ProbeEvaluation EvaluateProbes(const ProbeOutcomes& outcomes, std::size_t identi
   return evaluation;
 }
 
-MetricComparison Compare(std::string key, bool higher_is_better, const Figure& before, const Figure& after,
+MetricComparison CompareFigures(std::string key, bool higher_is_better, const Figure& before, const Figure& after,
                          double confidence) {
   MetricComparison row;
   row.key = std::move(key);
@@ -332,42 +369,46 @@ MetricComparison Compare(std::string key, bool higher_is_better, const Figure& b
 
 void AddProbeComparisons(std::vector<MetricComparison>& rows, const std::string& prefix, const ProbeFigures& before,
                          const ProbeFigures& after, double confidence) {
-  rows.push_back(Compare(prefix + ".sample.rank1", true, before.sample_rank1, after.sample_rank1, confidence));
-  rows.push_back(Compare(prefix + ".sample.rank5", true, before.sample_rank5, after.sample_rank5, confidence));
-  rows.push_back(Compare(prefix + ".centroid.rank1", true, before.centroid_rank1, after.centroid_rank1, confidence));
-  rows.push_back(Compare(prefix + ".centroid.rank5", true, before.centroid_rank5, after.centroid_rank5, confidence));
-  rows.push_back(Compare(prefix + ".centroid.eer", false, before.centroid_eer, after.centroid_eer, confidence));
-  rows.push_back(Compare(prefix + ".centroid.auc", true, before.centroid_auc, after.centroid_auc, confidence));
-  rows.push_back(Compare(prefix + ".centroid.tar_far_1e-2", true, before.centroid_tar_far_1e2,
+  rows.push_back(CompareFigures(prefix + ".sample.rank1", true, before.sample_rank1, after.sample_rank1, confidence));
+  rows.push_back(CompareFigures(prefix + ".sample.rank5", true, before.sample_rank5, after.sample_rank5, confidence));
+  rows.push_back(CompareFigures(prefix + ".centroid.rank1", true, before.centroid_rank1, after.centroid_rank1, confidence));
+  rows.push_back(CompareFigures(prefix + ".centroid.rank5", true, before.centroid_rank5, after.centroid_rank5, confidence));
+  rows.push_back(CompareFigures(prefix + ".centroid.eer", false, before.centroid_eer, after.centroid_eer, confidence));
+  rows.push_back(CompareFigures(prefix + ".centroid.auc", true, before.centroid_auc, after.centroid_auc, confidence));
+  rows.push_back(CompareFigures(prefix + ".centroid.tar_far_1e-2", true, before.centroid_tar_far_1e2,
                          after.centroid_tar_far_1e2, confidence));
-  rows.push_back(Compare(prefix + ".centroid.tar_far_1e-3", true, before.centroid_tar_far_1e3,
+  rows.push_back(CompareFigures(prefix + ".centroid.tar_far_1e-3", true, before.centroid_tar_far_1e3,
                          after.centroid_tar_far_1e3, confidence));
-  rows.push_back(Compare(prefix + ".contamination", false, before.contamination, after.contamination, confidence));
+  rows.push_back(CompareFigures(prefix + ".contamination", false, before.contamination, after.contamination, confidence));
 }
 
 void AddGalleryComparisons(std::vector<MetricComparison>& rows, const AnalysisResult& before,
                            const AnalysisResult& after, double confidence) {
   const auto& vb = before.verification;
   const auto& va = after.verification;
-  rows.push_back(Compare("gallery.d_prime", true, vb.d_prime, va.d_prime, confidence));
-  rows.push_back(Compare("gallery.eer", false, vb.eer, va.eer, confidence));
-  rows.push_back(Compare("gallery.auc", true, vb.auc, va.auc, confidence));
-  rows.push_back(Compare("gallery.fnmr_at_fmr_1e-2", false, vb.fmr100.fnmr, va.fmr100.fnmr, confidence));
-  rows.push_back(Compare("gallery.fnmr_at_fmr_1e-3", false, vb.fmr1000.fnmr, va.fmr1000.fnmr, confidence));
-  rows.push_back(Compare("gallery.rank1", true, before.identification.rank1, after.identification.rank1, confidence));
-  rows.push_back(Compare("gallery.rank5", true, before.identification.rank5, after.identification.rank5, confidence));
-  rows.push_back(Compare("gallery.knn_purity", true, before.identification.knn_purity,
+  rows.push_back(CompareFigures("gallery.d_prime", true, vb.d_prime, va.d_prime, confidence));
+  rows.push_back(CompareFigures("gallery.eer", false, vb.eer, va.eer, confidence));
+  rows.push_back(CompareFigures("gallery.auc", true, vb.auc, va.auc, confidence));
+  rows.push_back(CompareFigures("gallery.fnmr_at_fmr_1e-2", false, vb.fmr100.fnmr, va.fmr100.fnmr, confidence));
+  rows.push_back(CompareFigures("gallery.fnmr_at_fmr_1e-3", false, vb.fmr1000.fnmr, va.fmr1000.fnmr, confidence));
+  rows.push_back(CompareFigures("gallery.rank1", true, before.identification.rank1, after.identification.rank1, confidence));
+  rows.push_back(CompareFigures("gallery.rank5", true, before.identification.rank5, after.identification.rank5, confidence));
+  rows.push_back(CompareFigures("gallery.knn_purity", true, before.identification.knn_purity,
                          after.identification.knn_purity, confidence));
-  rows.push_back(Compare("gallery.hubness_skewness", false, before.identification.hubness_skewness,
+  rows.push_back(CompareFigures("gallery.hubness_skewness", false, before.identification.hubness_skewness,
                          after.identification.hubness_skewness, confidence));
-  rows.push_back(Compare("gallery.silhouette", true, before.cluster.silhouette, after.cluster.silhouette, confidence));
-  rows.push_back(Compare("gallery.davies_bouldin", false, before.cluster.davies_bouldin, after.cluster.davies_bouldin,
+  rows.push_back(CompareFigures("gallery.silhouette", true, before.cluster.silhouette, after.cluster.silhouette, confidence));
+  rows.push_back(CompareFigures("gallery.davies_bouldin", false, before.cluster.davies_bouldin, after.cluster.davies_bouldin,
                          confidence));
-  rows.push_back(Compare("gallery.calinski_harabasz", true, before.cluster.calinski_harabasz,
+  rows.push_back(CompareFigures("gallery.calinski_harabasz", true, before.cluster.calinski_harabasz,
                          after.cluster.calinski_harabasz, confidence));
-  rows.push_back(Compare("gallery.fisher_ratio", true, before.cluster.fisher_ratio, after.cluster.fisher_ratio,
+  rows.push_back(CompareFigures("gallery.fisher_ratio", true, before.cluster.fisher_ratio, after.cluster.fisher_ratio,
                          confidence));
 }
+
+}  // namespace analysis
+
+namespace {
 
 std::vector<RealSample> LoadRealSamples(const Store& store, const std::filesystem::path& dataset_root) {
   SampleFilter filter;
@@ -392,16 +433,6 @@ std::vector<RealSample> LoadRealSamples(const Store& store, const std::filesyste
     samples.push_back(std::move(real));
   }
   return samples;
-}
-
-// Seeded Fisher-Yates shuffle with a portable index draw.
-template <typename T>
-void Shuffle(std::vector<T>& items, std::uint64_t seed) {
-  std::mt19937_64 rng(Mix(seed));
-  for (std::size_t i = items.size(); i > 1; --i) {
-    const auto j = std::size_t((static_cast<unsigned __int128>(rng()) * i) >> 64);
-    std::swap(items[i - 1], items[j]);
-  }
 }
 
 std::vector<ResponseCurve> TransformResponse(const Pipeline& pipeline, const std::vector<const RealSample*>& gallery,
@@ -467,6 +498,19 @@ std::vector<ResponseCurve> TransformResponse(const Pipeline& pipeline, const std
   return curves;
 }
 
+// Figures of one probe set against the before and the after gallery. Both
+// use the same probes and seed, so their bootstrap replicates are paired.
+std::pair<ProbeFigures, ProbeFigures> MatchBeforeAfter(const VectorSet& before, const VectorSet& after,
+                                                       const VectorSet& probes, std::size_t identities,
+                                                       const CompareOptions& options) {
+  const analysis::ProbeOutcomes against_before =
+      analysis::MatchProbes(before, probes, identities, options.metric, options.seed);
+  const analysis::ProbeOutcomes against_after =
+      analysis::MatchProbes(after, probes, identities, options.metric, options.seed);
+  return {analysis::EvaluateProbes(against_before, identities, options).figures,
+          analysis::EvaluateProbes(against_after, identities, options).figures};
+}
+
 void CheckCompareOptions(const CompareOptions& options) {
   auto invalid = [](const std::string& message) { throw Error(ErrorCategory::kInvalidArgument, message); };
   if (!(options.probe_fraction > 0 && options.probe_fraction < 1)) invalid("probe fraction: must be in (0, 1)");
@@ -497,33 +541,21 @@ CompareResult CompareBeforeAfter(const Store& store, const Pipeline& pipeline, c
   const Recipe recipe = ParseRecipe(options.recipe);
   result.recipe_canonical = FormatRecipe(recipe);
 
-  // Split per identity, seeded by the identity's name so adding other
-  // identities to the store does not change it.
   const std::vector<RealSample> samples = LoadRealSamples(store, options.dataset_root);
-  std::map<std::string, std::vector<const RealSample*>> by_identity;
-  for (const RealSample& sample : samples) by_identity[sample.sample.identity].push_back(&sample);
-  std::vector<std::string> names;
-  std::vector<const RealSample*> gallery_samples, probe_samples;
-  std::vector<std::int32_t> gallery_labels, probe_labels;
-  for (auto& [name, members] : by_identity) {
-    if (members.size() < 2) continue;
-    std::sort(members.begin(), members.end(),
-              [](const RealSample* a, const RealSample* b) { return a->sample.id < b->sample.id; });
-    Shuffle(members, options.seed ^ HashText(name));
-    const long n = long(members.size());
-    const long probes = std::clamp(std::lround(options.probe_fraction * double(n)), 1L, n - 1);
-    const std::int32_t label = std::int32_t(names.size());
-    names.push_back(name);
-    for (long k = 0; k < n; ++k) {
-      (k < probes ? probe_samples : gallery_samples).push_back(members[k]);
-      (k < probes ? probe_labels : gallery_labels).push_back(label);
-    }
-  }
+  std::vector<analysis::SplitCandidate> candidates;
+  for (const RealSample& sample : samples) candidates.push_back({sample.sample.identity, sample.sample.id});
+  const analysis::GalleryProbeSplit split =
+      analysis::SplitGalleryProbes(candidates, options.probe_fraction, options.seed);
+  const std::vector<std::string>& names = split.identities;
   if (names.size() < 2) {
     throw Error(ErrorCategory::kInvalidArgument,
                 store.directory().string() + ": compare needs at least two identities with two real samples, found " +
                     std::to_string(names.size()));
   }
+  std::vector<const RealSample*> gallery_samples, probe_samples;
+  for (std::size_t k : split.gallery) gallery_samples.push_back(&samples[k]);
+  for (std::size_t k : split.probes) probe_samples.push_back(&samples[k]);
+  const std::vector<std::int32_t>& probe_labels = split.probe_labels;
   result.identities = names.size();
   result.gallery_samples = gallery_samples.size();
   result.probe_samples = probe_samples.size();
@@ -540,21 +572,14 @@ CompareResult CompareBeforeAfter(const Store& store, const Pipeline& pipeline, c
   Logger().info("compare: synthesising {} x {} samples from the gallery", gallery_sources.size(), options.per_image);
   const std::vector<SyntheticSample> synthetic = Synthesize(pipeline, gallery_sources, synthesis);
 
-  VectorSet before(d), after(d), probes(d);
+  VectorSet before(d), probes(d);
   for (std::size_t k = 0; k < gallery_samples.size(); ++k) {
-    Append(before, gallery_samples[k]->sample.embedding, gallery_labels[k], false);
-    Append(after, gallery_samples[k]->sample.embedding, gallery_labels[k], false);
+    analysis::Append(before, gallery_samples[k]->sample.embedding, split.gallery_labels[k], false);
   }
-  for (const SyntheticSample& sample : synthetic) {
-    if (!sample.face_found) {
-      ++result.synthetic_lost;
-      continue;
-    }
-    Append(after, sample.embedding, gallery_labels[sample.source_index], true);
-    ++result.synthetic_samples;
-  }
+  const VectorSet after = analysis::AddSyntheticRows(before, synthetic, result.synthetic_lost);
+  result.synthetic_samples = after.rows() - before.rows();
   for (std::size_t k = 0; k < probe_samples.size(); ++k) {
-    Append(probes, probe_samples[k]->sample.embedding, probe_labels[k], false);
+    analysis::Append(probes, probe_samples[k]->sample.embedding, probe_labels[k], false);
   }
 
   // Both gallery spaces with the same seed: paired bootstrap replicates.
@@ -566,15 +591,13 @@ CompareResult CompareBeforeAfter(const Store& store, const Pipeline& pipeline, c
   Logger().info("compare: analysing the before and after galleries");
   result.before = AnalyzeEmbeddings(ToLabeled(before, names), analysis);
   result.after = AnalyzeEmbeddings(ToLabeled(after, names), analysis);
-  AddGalleryComparisons(result.comparisons, result.before, result.after, options.confidence);
+  analysis::AddGalleryComparisons(result.comparisons, result.before, result.after, options.confidence);
 
   // The same real probes against each gallery.
   const std::size_t identities = names.size();
-  result.probes_before =
-      EvaluateProbes(MatchProbes(before, probes, identities, options.metric, options.seed), identities, options).figures;
-  result.probes_after =
-      EvaluateProbes(MatchProbes(after, probes, identities, options.metric, options.seed), identities, options).figures;
-  AddProbeComparisons(result.comparisons, "probes", result.probes_before, result.probes_after, options.confidence);
+  std::tie(result.probes_before, result.probes_after) = MatchBeforeAfter(before, after, probes, identities, options);
+  analysis::AddProbeComparisons(result.comparisons, "probes", result.probes_before, result.probes_after,
+                                options.confidence);
 
   // Robustness: the probes degraded by each preset.
   std::vector<SynthesisSource> probe_sources;
@@ -595,15 +618,13 @@ CompareResult CompareBeforeAfter(const Store& store, const Pipeline& pipeline, c
         ++robustness.lost;
         continue;
       }
-      Append(degraded_probes, sample.embedding, probe_labels[sample.source_index], false);
+      analysis::Append(degraded_probes, sample.embedding, probe_labels[sample.source_index], false);
     }
     if (degraded_probes.rows() > 0) {
-      robustness.before = EvaluateProbes(MatchProbes(before, degraded_probes, identities, options.metric, options.seed),
-                                         identities, options).figures;
-      robustness.after = EvaluateProbes(MatchProbes(after, degraded_probes, identities, options.metric, options.seed),
-                                        identities, options).figures;
-      AddProbeComparisons(result.comparisons, "robustness." + preset, robustness.before, robustness.after,
-                          options.confidence);
+      std::tie(robustness.before, robustness.after) =
+          MatchBeforeAfter(before, after, degraded_probes, identities, options);
+      analysis::AddProbeComparisons(result.comparisons, "robustness." + preset, robustness.before, robustness.after,
+                                    options.confidence);
     }
     result.robustness.push_back(std::move(robustness));
   }
