@@ -154,10 +154,11 @@ function projection(doc, withThumbnails) {
   const p = doc.projection;
   if (!p || !hasRows(p.points)) return null;
   const identities = new Set(p.points.map((q) => q.identity)).size;
+  const methodName = { pca: 'PCA', tsne: 't-SNE' }[p.method] || p.method;
   const axisTitle = (i) => {
     const share = p.explained_variance && p.explained_variance[i];
-    const name = p.method === 'pca' ? `PC${i + 1}` : `${p.method} ${i + 1}`;
-    return share !== undefined ? `${name} (${(100 * share).toFixed(1)}% of variance)` : name;
+    const name = p.method === 'pca' ? `PC${i + 1}` : `${methodName} ${i + 1}`;
+    return typeof share === 'number' ? `${name} (${(100 * share).toFixed(1)}% of variance)` : name;
   };
   const values = p.points.map((q) => {
     const row = { x: q.x, y: q.y, identity: q.identity, kind: q.kind, file: q.file };
@@ -166,7 +167,7 @@ function projection(doc, withThumbnails) {
   });
   const tooltip = [{ field: 'identity' }, { field: 'kind' }, { field: 'file' }];
   if (withThumbnails) tooltip.push({ field: 'thumbnail', title: 'image' });
-  const spec = base(`Embedding projection (${p.method.toUpperCase()})`, p.note || '');
+  const spec = base(`Embedding projection (${methodName})`, p.note || '');
   spec.width = WIDTH + 120;
   spec.height = HEIGHT + 120;
   spec.data = { values };

@@ -65,6 +65,7 @@ struct ExperimentArgs {
   int jobs = 0;
   int bootstrap = 200;
   int projection_points = 3000;
+  std::string projection = "pca";
   int contact_sheets = 4;
 };
 
@@ -278,10 +279,12 @@ std::map<SampleId, std::string> WriteThumbnails(const Store& store, const std::v
   return thumbnails;
 }
 
-// PCA fitted on the real samples, synthetic samples projected on the same axes.
-// With more than `max_points` samples, only the identities with the most samples are shown.
+// The 2-D projection of the samples: PCA fitted on the real samples with the
+// synthetic samples projected on the same axes, or t-SNE of real and synthetic
+// samples together. With more than `max_points` samples, only the identities
+// with the most samples are shown.
 json ProjectionJson(const Store& store, const std::vector<Sample>& samples, const fs::path& dataset_root,
-                    const fs::path& out, int max_points) {
+                    const fs::path& out, int max_points, const std::string& method, std::uint64_t seed) {
   std::map<std::string, int> count_of;
   for (const Sample& sample : samples) ++count_of[sample.identity];
   std::vector<std::pair<int, std::string>> by_size;
@@ -304,7 +307,11 @@ json ProjectionJson(const Store& store, const std::vector<Sample>& samples, cons
     vectors.insert(vectors.end(), sample.embedding.begin(), sample.embedding.end());
     fit.push_back(sample.kind == SampleKind::kReal ? 1 : 0);
   }
-  const Projection2d projection = ProjectPca(vectors, kEmbeddingDim, fit);
+  const bool tsne = method == "tsne";
+  TsneOptions tsne_options;
+  tsne_options.seed = seed;
+  const Projection2d projection =
+      tsne ? ProjectTsne(vectors, kEmbeddingDim, tsne_options) : ProjectPca(vectors, kEmbeddingDim, fit);
   const std::map<SampleId, std::string> thumbnails = WriteThumbnails(store, chosen, dataset_root, out);
 
   json points = json::array();
@@ -324,17 +331,27 @@ json ProjectionJson(const Store& store, const std::vector<Sample>& samples, cons
     }
     points.push_back(std::move(point));
   }
-  std::string note = "PCA fitted on the real samples; synthetic samples are projected on the same axes, so both share one "
-                     "picture. Synthetic points show their source face.";
+  std::string note =
+      tsne ? fmt::format("t-SNE of the real and synthetic samples together (perplexity {:.3g}, {} iterations, seed {}), "
+                         "so both share one picture. Neighbourhoods are meaningful, but distances between clusters and "
+                         "cluster sizes are not.",
+                         EffectiveTsnePerplexity(tsne_options.perplexity, chosen.size()), tsne_options.iterations,
+                         seed)
+           : "PCA fitted on the real samples; synthetic samples are projected on the same axes, so both share one "
+             "picture.";
+  note += " Synthetic points show their source face.";
   if (shown.size() < count_of.size()) {
     note += fmt::format(" Showing the {} identities with the most samples ({} of {}).", shown.size(), total,
                         samples.size());
   }
-  return {{"method", "pca"},
-          {"fitted_on", "real"},
-          {"explained_variance", projection.explained_variance},
-          {"note", note},
-          {"points", points}};
+  json result = {{"method", method}, {"fitted_on", tsne ? "all" : "real"}, {"note", note}, {"points", points}};
+  if (tsne) {
+    result["perplexity"] = EffectiveTsnePerplexity(tsne_options.perplexity, chosen.size());
+    result["seed"] = seed;
+  } else {
+    result["explained_variance"] = projection.explained_variance;
+  }
+  return result;
 }
 
 // Contact sheets written by augment under OUT/synthetic, copied beside the report.
@@ -394,6 +411,7 @@ std::string CommandLine(const ExperimentArgs& args) {
   for (const std::string& photo : args.photos) command += " --photos " + photo;
   command += fmt::format(" --out {} --recipe '{}' --per-image {} --seed {} --store {} --on {} --bootstrap {}",
                          args.out, args.recipe, args.per_image, args.seed, args.store, args.on, args.bootstrap);
+  command += fmt::format(" --projection {} --projection-points {}", args.projection, args.projection_points);
   if (args.fallback_box) command += " --fallback-box";
   return command;
 }
@@ -582,7 +600,8 @@ void RunExperiment(ExperimentArgs& args, CommandContext& context) {
       {"spaces", spaces},
       {"identities", IdentityRowsJson(before, after)},
       {"transform_response", TransformResponseJson(comparison)},
-      {"projection", ProjectionJson(store, samples, dataset_root, out, args.projection_points)},
+      {"projection", ProjectionJson(store, samples, dataset_root, out, args.projection_points, args.projection,
+                                    args.seed)},
       {"contact_sheets", ContactSheetsJson(out / "synthetic", out, args.contact_sheets)},
       {"failures", FailuresJson(store, augment)},
   };
@@ -598,6 +617,7 @@ void RunExperiment(ExperimentArgs& args, CommandContext& context) {
       {"per_image", args.per_image},
       {"seed", args.seed},
       {"apply_to", args.on},
+      {"projection", args.projection},
       {"metric", "l2"},
       {"threshold", kDefaultMatchThreshold},
       {"bootstrap_replicates", args.bootstrap},
@@ -658,6 +678,11 @@ void AddExperimentCommands(CLI::App& app, CommandContext& context) {
                       "Most samples shown in the 2-D projection")
       ->default_val(3000)
       ->check(CLI::PositiveNumber);
+  command->add_option("--projection", args->projection,
+                      "2-D projection of the embeddings: pca (fitted on the real samples) or tsne (real and "
+                      "synthetic samples together, seeded by --seed)")
+      ->default_val("pca")
+      ->check(CLI::IsMember({"pca", "tsne"}));
   command->callback([args, &context] { RunExperiment(*args, context); });
 }
 

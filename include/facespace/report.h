@@ -11,6 +11,7 @@
 #define FACESPACE_REPORT_H_
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -92,6 +93,32 @@ struct Projection2d {
 // Error(kInvalidArgument) when fewer than 3 rows are flagged or sizes disagree.
 Projection2d ProjectPca(std::span<const float> vectors, int dimension,
                         const std::vector<std::uint8_t>& fit);
+
+// Options of ProjectTsne. The defaults follow scikit-learn's TSNE (1.2 and later,
+// method "barnes_hut"), except that the start is random rather than PCA.
+struct TsneOptions {
+  double perplexity = 30;          // effective number of neighbours; see EffectiveTsnePerplexity
+  int iterations = 1000;           // gradient steps in all, the exaggerated ones included
+  int exaggeration_iterations = 250;  // first steps with exaggerated attraction and momentum 0.5
+  double early_exaggeration = 12;  // factor on the input similarities during those steps
+  double theta = 0.5;              // Barnes-Hut accuracy; 0 sums every repulsion exactly
+  double learning_rate = 0;        // 0: max(rows / early_exaggeration / 4, 50), as scikit-learn's "auto"
+  std::uint64_t seed = 1;          // of the random initial positions
+};
+
+// Returns the perplexity ProjectTsne uses for `rows` rows: `requested`, lowered
+// to (rows - 1) / 3 so that the 3 * perplexity neighbours exist, and at least 1.
+double EffectiveTsnePerplexity(double requested, std::size_t rows);
+
+// Embeds every row in 2-D with Barnes-Hut t-SNE (squared L2 input distances,
+// random Gaussian start from the seed, early exaggeration, momentum and
+// per-coordinate gains). All rows are fitted together. `vectors` holds rows *
+// dimension floats. The same input and options give bit-identical points on the
+// same build, whatever the thread count. explained_variance is NaN, because
+// t-SNE axes carry no variance. Cost: O(rows^2 * dimension) for the neighbours
+// plus O(iterations * rows * log rows). Throws Error(kInvalidArgument) for fewer
+// than 4 rows, sizes that disagree or an option out of range.
+Projection2d ProjectTsne(std::span<const float> vectors, int dimension, const TsneOptions& options = {});
 
 // ---------------------------------------------------------------------------
 // Rendering

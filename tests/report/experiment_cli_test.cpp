@@ -79,5 +79,13 @@ TEST(ExperimentArguments, ApplyTargetChecked) {
   EXPECT_NE(outcome.output.find("--on"), std::string::npos) << outcome.output;
 }
 
+TEST(ExperimentArguments, ProjectionMethodChecked) {
+  facespace::testing::TempDir folder;
+  const Outcome outcome = RunFacespace("experiment " + folder.path().string() + " --projection umap --out " +
+                                       (folder.path() / "out").string());
+  EXPECT_EQ(outcome.status, 2) << outcome.output;
+  EXPECT_NE(outcome.output.find("--projection"), std::string::npos) << outcome.output;
+}
+
 }  // namespace
 }  // namespace facespace
