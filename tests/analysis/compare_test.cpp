@@ -448,6 +448,50 @@ TEST(AddGalleryComparisons, SameSpaceAndSeedGivesZeroIntervals) {
   EXPECT_LT(auc->ci_low, auc->ci_high);
 }
 
+
+std::set<std::string> Keys(const nlohmann::json& object) {
+  std::set<std::string> keys;
+  for (const auto& [key, value] : object.items()) keys.insert(key);
+  return keys;
+}
+
+// The keys docs/metrics.md lists for `compare --json`, level by level.
+TEST(CompareJson, KeysMatchDocumentedSchema) {
+  CompareResult result;
+  result.robustness.push_back({"light", 1, {}, {}});
+  result.comparisons.push_back(analysis::CompareFigures("gallery.eer", false, Figure{}, Figure{}, 0.95));
+  result.response.push_back({"light", {"gamma"}, {ResponsePoint{}}, kNotAvailable});
+  const nlohmann::json json = ToJson(result);
+
+  EXPECT_EQ(json["format"], "facespace-compare");
+  EXPECT_EQ(json["format_version"], kCompareFormatVersion);
+  EXPECT_EQ(Keys(json), (std::set<std::string>{"format", "format_version", "options", "counts", "before", "after",
+                                               "probes_before", "probes_after", "robustness", "comparisons",
+                                               "match_threshold", "response", "seconds"}));
+  EXPECT_EQ(Keys(json["options"]),
+            (std::set<std::string>{"recipe", "recipe_canonical", "per_image", "seed", "probe_fraction", "metric",
+                                   "bootstrap_replicates", "confidence", "robustness_presets", "response_sources",
+                                   "response_strengths"}));
+  EXPECT_EQ(Keys(json["counts"]), (std::set<std::string>{"identities", "gallery_samples", "probe_samples",
+                                                         "synthetic_samples", "synthetic_lost"}));
+  const std::set<std::string> probe_keys = {"probes", "sample_rank1", "sample_rank5", "centroid_rank1",
+                                            "centroid_rank5", "centroid_eer", "centroid_auc",
+                                            "centroid_tar_far_1e-2", "centroid_tar_far_1e-3", "contamination"};
+  EXPECT_EQ(Keys(json["probes_before"]), probe_keys);
+  EXPECT_EQ(Keys(json["probes_after"]), probe_keys);
+  EXPECT_EQ(Keys(json["probes_before"]["contamination"]),
+            (std::set<std::string>{"value", "ci_low", "ci_high", "supported"}));
+  EXPECT_EQ(Keys(json["robustness"][0]), (std::set<std::string>{"preset", "lost", "before", "after"}));
+  EXPECT_EQ(Keys(json["robustness"][0]["after"]), probe_keys);
+  EXPECT_EQ(Keys(json["comparisons"][0]), (std::set<std::string>{"key", "higher_is_better", "before", "after",
+                                                                 "difference", "ci_low", "ci_high", "verdict"}));
+  EXPECT_EQ(Keys(json["response"][0]), (std::set<std::string>{"family", "transforms", "points", "crossing_strength"}));
+  EXPECT_EQ(Keys(json["response"][0]["points"][0]),
+            (std::set<std::string>{"strength", "samples", "lost", "mean_distance", "p95_distance"}));
+  // "before" and "after" are whole analysis documents.
+  EXPECT_EQ(json["before"]["format"], "facespace-analysis");
+  EXPECT_EQ(json["after"]["format"], "facespace-analysis");
+}
 }  // namespace
 }  // namespace facespace
 
