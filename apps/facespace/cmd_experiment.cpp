@@ -29,6 +29,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "commands.h"
+#include "experiment_pictures.h"
 #include "facespace/analysis.h"
 #include "facespace/compare.h"
 #include "facespace/embedding.h"
@@ -241,139 +242,7 @@ LabeledEmbeddings LoadSpace(const std::vector<Sample>& samples, Subset subset) {
 }
 
 // ---------------------------------------------------------------------------
-// Report pieces that come from pictures: thumbnails, projection, contact sheets
-
-// Writes a thumbnail of every real sample in `chosen` into OUT/thumbs and returns
-// the relative path per sample id. Synthetic samples show their source's face.
-std::map<SampleId, std::string> WriteThumbnails(const Store& store, const std::vector<const Sample*>& chosen,
-                                                const fs::path& dataset_root, const fs::path& out) {
-  std::map<SampleId, std::string> thumbnails;
-  std::map<ImageId, std::vector<FaceRecord>> faces_of;
-  fs::create_directories(out / "thumbs");
-  for (const Sample* sample : chosen) {
-    if (sample->kind != SampleKind::kReal || !sample->image_id || !sample->face_id) continue;
-    auto [entry, inserted] = faces_of.try_emplace(*sample->image_id);
-    if (inserted) entry->second = store.FacesOfImage(*sample->image_id);
-    const auto face = std::find_if(entry->second.begin(), entry->second.end(),
-                                   [&](const FaceRecord& record) { return record.id == *sample->face_id; });
-    if (face == entry->second.end()) continue;
-    try {
-      const cv::Mat rgb = ReadImageFile(dataset_root / sample->image_path).rgb;
-      const cv::Rect box = cv::Rect(face->box.left, face->box.top, face->box.right - face->box.left + 1,
-                                    face->box.bottom - face->box.top + 1) &
-                           cv::Rect(0, 0, rgb.cols, rgb.rows);
-      if (box.area() == 0) continue;
-      const std::string relative = fmt::format("thumbs/{}.jpg", sample->id);
-      WriteThumbnail(rgb(box), out / relative);
-      thumbnails[sample->id] = relative;
-    } catch (const Error&) {
-      // A picture that cannot be read again leaves its point without a thumbnail.
-    }
-  }
-  for (const Sample* sample : chosen) {
-    if (sample->kind == SampleKind::kSynthetic && sample->synthetic) {
-      const auto source = thumbnails.find(sample->synthetic->source_sample);
-      if (source != thumbnails.end()) thumbnails[sample->id] = source->second;
-    }
-  }
-  return thumbnails;
-}
-
-// The 2-D projection of the samples: PCA fitted on the real samples with the
-// synthetic samples projected on the same axes, or t-SNE of real and synthetic
-// samples together. With more than `max_points` samples, only the identities
-// with the most samples are shown.
-json ProjectionJson(const Store& store, const std::vector<Sample>& samples, const fs::path& dataset_root,
-                    const fs::path& out, int max_points, const std::string& method, std::uint64_t seed) {
-  std::map<std::string, int> count_of;
-  for (const Sample& sample : samples) ++count_of[sample.identity];
-  std::vector<std::pair<int, std::string>> by_size;
-  for (const auto& [name, count] : count_of) by_size.emplace_back(-count, name);
-  std::sort(by_size.begin(), by_size.end());
-  std::set<std::string> shown;
-  int total = 0;
-  for (const auto& [negative_count, name] : by_size) {
-    if (total - negative_count > max_points && !shown.empty()) break;
-    shown.insert(name);
-    total -= negative_count;
-  }
-
-  std::vector<const Sample*> chosen;
-  std::vector<float> vectors;
-  std::vector<std::uint8_t> fit;
-  for (const Sample& sample : samples) {
-    if (!shown.count(sample.identity)) continue;
-    chosen.push_back(&sample);
-    vectors.insert(vectors.end(), sample.embedding.begin(), sample.embedding.end());
-    fit.push_back(sample.kind == SampleKind::kReal ? 1 : 0);
-  }
-  const bool tsne = method == "tsne";
-  TsneOptions tsne_options;
-  tsne_options.seed = seed;
-  const Projection2d projection =
-      tsne ? ProjectTsne(vectors, kEmbeddingDim, tsne_options) : ProjectPca(vectors, kEmbeddingDim, fit);
-  const std::map<SampleId, std::string> thumbnails = WriteThumbnails(store, chosen, dataset_root, out);
-
-  json points = json::array();
-  for (std::size_t i = 0; i < chosen.size(); ++i) {
-    const Sample& sample = *chosen[i];
-    const bool synthetic = sample.kind == SampleKind::kSynthetic;
-    json point = {{"x", projection.points[i][0]},
-                  {"y", projection.points[i][1]},
-                  {"identity", sample.identity},
-                  {"kind", synthetic ? "synthetic" : "real"},
-                  {"sample_id", sample.id},
-                  {"file", synthetic ? fmt::format("synthetic from sample {} ({})", sample.synthetic->source_sample,
-                                                   sample.image_path)
-                                     : sample.image_path}};
-    if (const auto thumbnail = thumbnails.find(sample.id); thumbnail != thumbnails.end()) {
-      point["thumbnail"] = thumbnail->second;
-    }
-    points.push_back(std::move(point));
-  }
-  std::string note =
-      tsne ? fmt::format("t-SNE of the real and synthetic samples together (perplexity {:.3g}, {} iterations, seed {}), "
-                         "so both share one picture. Neighbourhoods are meaningful, but distances between clusters and "
-                         "cluster sizes are not.",
-                         EffectiveTsnePerplexity(tsne_options.perplexity, chosen.size()), tsne_options.iterations,
-                         seed)
-           : "PCA fitted on the real samples; synthetic samples are projected on the same axes, so both share one "
-             "picture.";
-  note += " Synthetic points show their source face.";
-  if (shown.size() < count_of.size()) {
-    note += fmt::format(" Showing the {} identities with the most samples ({} of {}).", shown.size(), total,
-                        samples.size());
-  }
-  json result = {{"method", method}, {"fitted_on", tsne ? "all" : "real"}, {"note", note}, {"points", points}};
-  if (tsne) {
-    result["perplexity"] = EffectiveTsnePerplexity(tsne_options.perplexity, chosen.size());
-    result["seed"] = seed;
-  } else {
-    result["explained_variance"] = projection.explained_variance;
-  }
-  return result;
-}
-
-// Contact sheets written by augment under OUT/synthetic, copied beside the report.
-json ContactSheetsJson(const fs::path& synthetic_dir, const fs::path& out, int max_sheets) {
-  json sheets = json::array();
-  if (!fs::is_directory(synthetic_dir)) return sheets;
-  std::vector<fs::path> found;
-  for (const auto& entry : fs::recursive_directory_iterator(synthetic_dir)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name.find("contact") != std::string::npos) found.push_back(entry.path());
-  }
-  std::sort(found.begin(), found.end());
-  for (const fs::path& file : found) {
-    if (static_cast<int>(sheets.size()) >= max_sheets) break;
-    const std::string relative = fs::relative(file, out).generic_string();
-    std::string identity = file.parent_path() == synthetic_dir ? file.stem().string()
-                                                               : file.parent_path().filename().string();
-    sheets.push_back({{"identity", identity}, {"image", relative},
-                      {"caption", "each row: the original face, then its synthetic variants"}});
-  }
-  return sheets;
-}
+// Report sections from the store and the run
 
 json FailuresJson(const Store& store, const AugmentSummary& augment) {
   std::map<std::pair<std::string, std::string>, std::int64_t> counts;
@@ -579,6 +448,14 @@ void RunExperiment(ExperimentArgs& args, CommandContext& context) {
                            all.counts.samples, real.counts.identities));
 
   progress.Begin("report");
+  ProjectionRequest projection_request;
+  projection_request.method = args.projection;
+  projection_request.seed = args.seed;
+  projection_request.max_points = args.projection_points;
+  projection_request.dataset_root = dataset_root;
+  projection_request.out = out;
+  projection_request.landmark_model =
+      context.landmark_path.empty() ? DefaultLandmarkModelPath() : fs::path(context.landmark_path);
   const std::vector<HeadlineRow> headline = HeadlineFromComparison(comparison);
   const AnalysisResult& before = comparison.before;
   const AnalysisResult& after = comparison.after;
@@ -600,8 +477,7 @@ void RunExperiment(ExperimentArgs& args, CommandContext& context) {
       {"spaces", spaces},
       {"identities", IdentityRowsJson(before, after)},
       {"transform_response", TransformResponseJson(comparison)},
-      {"projection", ProjectionJson(store, samples, dataset_root, out, args.projection_points, args.projection,
-                                    args.seed)},
+      {"projection", ProjectionJson(store, samples, projection_request)},
       {"contact_sheets", ContactSheetsJson(out / "synthetic", out, args.contact_sheets)},
       {"failures", FailuresJson(store, augment)},
   };

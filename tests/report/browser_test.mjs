@@ -2,7 +2,8 @@
 // Opens a facespace report in headless Chromium and checks it the way a reader sees it:
 // no console error, no uncaught exception, no network request (only file:, data: and
 // blob: URLs may load), every figure rendered with drawn marks, every image decoded,
-// every section present, and the projection's tooltip shows a face on hover.
+// every section present, and the projection's tooltip shows a face on hover, a synthetic
+// point's face differing from that of its source.
 // Saves a full-page screenshot.
 //
 // Usage: node browser_test.mjs REPORT_HTML SCREENSHOT_PNG [--min-figures N]
@@ -112,6 +113,7 @@ async function main() {
     for (const image of images) check(image.ok, `image "${image.alt}" did not load`);
 
     await checkProjectionTooltip(page);
+    await checkSyntheticThumbnail(page);
     await checkSortableTable(page);
 
     await page.screenshot({ path: screenshot, fullPage: true });
@@ -145,6 +147,45 @@ async function checkProjectionTooltip(page) {
   const loaded = await page.$eval('#vg-tooltip-element.visible img', (img) => img.complete && img.naturalWidth > 0);
   check(loaded, 'projection: tooltip image did not decode');
   await page.mouse.move(0, 0);
+}
+
+// Shows the tooltip of one projection point by sending the pointer event Vega listens
+// for to that point's own element, so overlapping points do not matter. Returns the
+// tooltip image's address, or null when the tooltip shows no decoded image.
+async function tooltipImageOf(page, point) {
+  await point.dispatchEvent('pointermove');
+  try {
+    await page.waitForSelector('#vg-tooltip-element.visible img', { timeout: 5000 });
+  } catch {
+    return null;
+  }
+  const image = await page.$eval('#vg-tooltip-element.visible img',
+    (img) => (img.complete && img.naturalWidth > 0 ? img.src : null));
+  await point.dispatchEvent('mouseout');
+  return image;
+}
+
+// Finds a synthetic projection point and the real point it was made from, and expects
+// each tooltip to show a decoded face of its own: the two images must differ.
+async function checkSyntheticThumbnail(page) {
+  const points = await page.$$('[data-figure="projection"] g[class*="mark-symbol"] path');
+  if (points.length === 0) return;
+  const labels = await Promise.all(points.map((point) => point.getAttribute('aria-label')));
+  const made = /kind: synthetic; file: synthetic from sample \d+ \((.*?)\)(;|$)/;
+  const synthetic = labels.findIndex((label) => label && made.test(label));
+  if (synthetic < 0) return;
+  const sourceFile = labels[synthetic].match(made)[1];
+  const real = labels.findIndex((label) => label && label.includes(`kind: real; file: ${sourceFile}`));
+  if (real < 0) {
+    failures.push(`projection: no real point for the source ${sourceFile} of a synthetic point`);
+    return;
+  }
+  const syntheticImage = await tooltipImageOf(page, points[synthetic]);
+  const realImage = await tooltipImageOf(page, points[real]);
+  check(syntheticImage !== null, 'projection: a synthetic point shows no decoded face in its tooltip');
+  check(realImage !== null, 'projection: a real point shows no decoded face in its tooltip');
+  check(syntheticImage === null || syntheticImage !== realImage,
+    `projection: the synthetic point made from ${sourceFile} shows its source's face, not its own`);
 }
 
 // Sorts the per-identity table by its first numeric column and checks the order.

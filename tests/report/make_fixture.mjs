@@ -35,13 +35,17 @@ fs.mkdirSync(path.join(out, 'images'), { recursive: true });
 const identities = ['cluster 1', 'cluster 2', 'cluster 3', 'cluster 4'];
 const hues = [210, 20, 130, 290];
 
-function faceSvg(hue, variant) {
+// A face placeholder; a synthetic one is darker and has a grey bar over the mouth, as
+// a transformed face differs from its source.
+function faceSvg(hue, variant, synthetic = false) {
   const tilt = (variant % 5) * 6 - 12;
+  const lightness = synthetic ? 48 : 62;
+  const occluder = synthetic ? '<rect x="14" y="29" width="20" height="7" fill="#888"/>' : '';
   return `<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48" viewBox="0 0 48 48">` +
     `<rect width="48" height="48" fill="hsl(${hue},30%,85%)"/>` +
-    `<g transform="rotate(${tilt} 24 24)"><ellipse cx="24" cy="25" rx="14" ry="17" fill="hsl(${hue},45%,62%)"/>` +
+    `<g transform="rotate(${tilt} 24 24)"><ellipse cx="24" cy="25" rx="14" ry="17" fill="hsl(${hue},45%,${lightness}%)"/>` +
     `<circle cx="19" cy="21" r="2" fill="#222"/><circle cx="29" cy="21" r="2" fill="#222"/>` +
-    `<path d="M18 32 Q24 36 30 32" stroke="#222" fill="none" stroke-width="1.5"/></g></svg>`;
+    `<path d="M18 32 Q24 36 30 32" stroke="#222" fill="none" stroke-width="1.5"/>${occluder}</g></svg>`;
 }
 
 const points = [];
@@ -50,12 +54,16 @@ identities.forEach((identity, i) => {
   const cy = Math.sin((i / identities.length) * 2 * Math.PI) * 0.5;
   for (let k = 0; k < 6; k++) {
     const file = `images/face_${i}_${k}.svg`;
+    const source = `bald_guys.jpg#face${i * 6 + k}`;
     fs.writeFileSync(path.join(out, file), faceSvg(hues[i], k));
     points.push({ x: round(cx + 0.08 * gaussian()), y: round(cy + 0.08 * gaussian()), identity,
-                  kind: 'real', file: `bald_guys.jpg#face${i * 6 + k}`, thumbnail: file });
+                  kind: 'real', file: source, thumbnail: file });
     for (let s = 0; s < 2; s++) {
+      const syntheticFile = `images/synthetic_${i}_${k}_${s}.svg`;
+      fs.writeFileSync(path.join(out, syntheticFile), faceSvg(hues[i], k + s + 1, true));
       points.push({ x: round(cx + 0.14 * gaussian()), y: round(cy + 0.14 * gaussian()), identity,
-                    kind: 'synthetic', file: `bald_guys.jpg#face${i * 6 + k} rotate+gamma #${s}`, thumbnail: file });
+                    kind: 'synthetic', file: `synthetic from sample ${i * 6 + k + 1} (${source})`,
+                    thumbnail: syntheticFile });
     }
   }
 });
