@@ -63,6 +63,8 @@ struct ExperimentArgs {
   std::string store;              // empty: OUT/store
   std::string on = "image";
   bool fallback_box = false;
+  std::string face = "largest";   // face kept when an image has several: largest or central
+  int min_images = 1;             // identities with fewer images in the dataset are left out
   int jobs = 0;
   int bootstrap = 200;
   int projection_points = 3000;
@@ -215,6 +217,43 @@ PhotoGrouping GroupPhotoFaces(const std::vector<std::string>& photos, const Pipe
 }
 
 // ---------------------------------------------------------------------------
+// Choosing the identities studied
+
+// Keeps in `scan` only the images of identities with at least min_images
+// images and returns the names kept, sorted. The study covers these names
+// alone, also when the store contains other identities from earlier runs.
+std::vector<std::string> KeepIdentitiesWithImages(DatasetScan& scan, int min_images) {
+  std::map<std::string, int> images_of;
+  for (const DatasetFile& file : scan.files) ++images_of[file.identity];
+  std::erase_if(scan.files, [&](const DatasetFile& file) { return images_of[file.identity] < min_images; });
+
+  std::vector<std::string> kept;
+  for (const auto& [name, images] : images_of) {
+    if (images >= min_images) kept.push_back(name);
+  }
+  scan.identities = static_cast<std::int64_t>(kept.size());
+  return kept;
+}
+
+// Returns the names the store has an identity for. An identity none of whose
+// images gave a face is not in the store, and augment rejects unknown names.
+std::vector<std::string> StoredIdentities(const Store& store, const std::vector<std::string>& names) {
+  std::vector<std::string> stored;
+  for (const std::string& name : names) {
+    if (store.FindIdentity(name)) stored.push_back(name);
+  }
+  return stored;
+}
+
+// Returns the store's samples, real and synthetic, of the named identities.
+std::vector<Sample> SamplesOf(const Store& store, const std::vector<std::string>& names) {
+  const std::set<std::string> selected(names.begin(), names.end());
+  std::vector<Sample> samples = store.ListSamples();
+  std::erase_if(samples, [&](const Sample& sample) { return !selected.count(sample.identity); });
+  return samples;
+}
+
+// ---------------------------------------------------------------------------
 // Reading the store into analysis input
 
 enum class Subset { kReal, kSynthetic, kAll };
@@ -281,6 +320,7 @@ std::string CommandLine(const ExperimentArgs& args) {
   command += fmt::format(" --out {} --recipe '{}' --per-image {} --seed {} --store {} --on {} --bootstrap {}",
                          args.out, args.recipe, args.per_image, args.seed, args.store, args.on, args.bootstrap);
   command += fmt::format(" --projection {} --projection-points {}", args.projection, args.projection_points);
+  command += fmt::format(" --min-images {} --face {}", args.min_images, args.face);
   if (args.fallback_box) command += " --fallback-box";
   return command;
 }
@@ -385,19 +425,34 @@ void RunExperiment(ExperimentArgs& args, CommandContext& context) {
   }
 
   progress.Begin("ingest");
-  const auto pipeline = MakePipeline(context, args, MultiFacePolicy::kLargest);
+  // The dataset is scanned before the model is loaded, so a selection that is
+  // too small fails at once.
+  DatasetScan scan = ScanDataset(dataset_root);
+  const std::int64_t identities_in_dataset = scan.identities;
+  const std::vector<std::string> identities = KeepIdentitiesWithImages(scan, args.min_images);
+  if (args.min_images > 1 && identities.size() < 2) {
+    throw Error(ErrorCategory::kInvalidArgument,
+                fmt::format("{}: {} of {} identities have at least {} images; the comparison needs at least 2 "
+                            "(lower --min-images)",
+                            dataset_root.string(), identities.size(), identities_in_dataset, args.min_images));
+  }
+  const auto pipeline = MakePipeline(context, args,
+                                     args.face == "central" ? MultiFacePolicy::kCentral : MultiFacePolicy::kLargest);
   StoreConfig config;
   config.model_id = pipeline->model_info().model_id;
   config.dimension = kEmbeddingDim;
   Store store = Store::OpenOrCreate(args.store, config);
-  const DatasetScan scan = ScanDataset(dataset_root);
   IngestOptions ingest_options;
   ingest_options.on_progress = [&progress](std::int64_t done, std::int64_t total) {
     progress.Update(done, total, "images");
   };
   const IngestSummary ingest = Ingest(scan, *pipeline, store, ingest_options);
-  progress.End(fmt::format("{} images of {} identities: {} embedded, {} already in the store {}",
-                           scan.files.size(), scan.identities, ingest.images, ingest.already_stored, args.store));
+  const std::string selection =
+      args.min_images > 1 ? fmt::format(" (of {} in the dataset, those with at least {} images)", identities_in_dataset,
+                                        args.min_images)
+                          : "";
+  progress.End(fmt::format("{} images of {} identities{}: {} embedded, {} already in the store {}", scan.files.size(),
+                           scan.identities, selection, ingest.images, ingest.already_stored, args.store));
 
   progress.Begin("compare");
   CompareOptions compare_options;
@@ -406,6 +461,7 @@ void RunExperiment(ExperimentArgs& args, CommandContext& context) {
   compare_options.seed = args.seed;
   compare_options.bootstrap_replicates = args.bootstrap;
   compare_options.dataset_root = dataset_root;
+  compare_options.identities = identities;
   compare_options.jobs = args.jobs;
   const CompareResult comparison = CompareBeforeAfter(store, *pipeline, compare_options);
   progress.End(fmt::format("{} identities split into {} gallery and {} probe samples; {} synthetic samples made "
@@ -421,6 +477,7 @@ void RunExperiment(ExperimentArgs& args, CommandContext& context) {
   augment_options.synthesis.target = ParseApplyTarget(args.on);
   augment_options.synthesis.jobs = args.jobs;
   augment_options.dataset_root = dataset_root;
+  augment_options.identities = StoredIdentities(store, identities);
   augment_options.save_images = out / "synthetic";
   augment_options.on_progress = [&progress](std::int64_t done, std::int64_t total) {
     progress.Update(done, total, "faces");
@@ -430,7 +487,7 @@ void RunExperiment(ExperimentArgs& args, CommandContext& context) {
                            augment.generated, augment.already_stored, augment.lost, augment.recipe));
 
   progress.Begin("analyze");
-  const std::vector<Sample> samples = store.ListSamples();
+  const std::vector<Sample> samples = SamplesOf(store, identities);
   AnalysisOptions analysis_options;
   analysis_options.seed = args.seed;
   analysis_options.bootstrap_replicates = args.bootstrap;
@@ -493,6 +550,11 @@ void RunExperiment(ExperimentArgs& args, CommandContext& context) {
       {"per_image", args.per_image},
       {"seed", args.seed},
       {"apply_to", args.on},
+      {"min_images", args.min_images},
+      {"identities_in_dataset", identities_in_dataset},
+      {"identities_studied", identities.size()},
+      {"face_policy", args.face},
+      {"fallback_box", args.fallback_box},
       {"projection", args.projection},
       {"metric", "l2"},
       {"threshold", kDefaultMatchThreshold},
@@ -546,6 +608,15 @@ void AddExperimentCommands(CLI::App& app, CommandContext& context) {
       ->check(CLI::IsMember({"image", "chip"}));
   command->add_flag("--fallback-box", args->fallback_box,
                     "When no face is detected, embed a fixed central box (for pre-cropped faces such as LFW)");
+  command->add_option("--face", args->face,
+                      "Face kept when an image has several: largest, or central (the one nearest the image centre, "
+                      "as LFW labels it)")
+      ->default_val("largest")
+      ->check(CLI::IsMember({"largest", "central"}));
+  command->add_option("--min-images", args->min_images,
+                      "Study only the identities with at least this many images in the dataset (1: all)")
+      ->default_val(1)
+      ->check(CLI::PositiveNumber);
   command->add_option("--jobs", args->jobs, "Worker threads (0: all cores)")->default_val(0)->check(CLI::NonNegativeNumber);
   command->add_option("--bootstrap", args->bootstrap, "Bootstrap replicates for the 95% intervals")
       ->default_val(200)

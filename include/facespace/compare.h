@@ -64,6 +64,10 @@ struct CompareOptions {
   double confidence = 0.95;
   // Folder the store's relative image paths are resolved against.
   std::filesystem::path dataset_root;
+  // Only the real samples of these identities take part; empty means every
+  // identity. Splits are seeded per identity name, so leaving identities out
+  // does not change the split of the others.
+  std::vector<std::string> identities;
   // Presets whose degraded probes make the robustness view.
   std::vector<std::string> robustness_presets = {"pose", "light", "quality", "occlusion"};
   // Transform-response curves: gallery images used and strengths evaluated.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -410,15 +411,17 @@ void AddGalleryComparisons(std::vector<MetricComparison>& rows, const AnalysisRe
 
 namespace {
 
-std::vector<RealSample> LoadRealSamples(const Store& store, const std::filesystem::path& dataset_root) {
+std::vector<RealSample> LoadRealSamples(const Store& store, const CompareOptions& options) {
   SampleFilter filter;
   filter.kind = SampleKind::kReal;
+  const std::set<std::string> selected(options.identities.begin(), options.identities.end());
   std::vector<RealSample> samples;
   for (Sample& sample : store.ListSamples(filter)) {
+    if (!selected.empty() && !selected.count(sample.identity)) continue;
     RealSample real;
     real.source.sample_id = sample.id;
     real.source.identity = sample.identity;
-    real.source.image_path = dataset_root / sample.image_path;
+    real.source.image_path = options.dataset_root / sample.image_path;
     if (sample.image_id) {
       for (const FaceRecord& face : store.FacesOfImage(*sample.image_id)) {
         if (!sample.face_id || face.id != *sample.face_id) continue;
@@ -541,7 +544,7 @@ CompareResult CompareBeforeAfter(const Store& store, const Pipeline& pipeline, c
   const Recipe recipe = ParseRecipe(options.recipe);
   result.recipe_canonical = FormatRecipe(recipe);
 
-  const std::vector<RealSample> samples = LoadRealSamples(store, options.dataset_root);
+  const std::vector<RealSample> samples = LoadRealSamples(store, options);
   std::vector<analysis::SplitCandidate> candidates;
   for (const RealSample& sample : samples) candidates.push_back({sample.sample.identity, sample.sample.id});
   const analysis::GalleryProbeSplit split =

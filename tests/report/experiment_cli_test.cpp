@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -85,6 +87,39 @@ TEST(ExperimentArguments, ProjectionMethodChecked) {
                                        (folder.path() / "out").string());
   EXPECT_EQ(outcome.status, 2) << outcome.output;
   EXPECT_NE(outcome.output.find("--projection"), std::string::npos) << outcome.output;
+}
+
+TEST(ExperimentArguments, MinImagesLeavingOneIdentity) {
+  // Two images of "Ann", one of "Bob": with --min-images 2 only Ann is left.
+  facespace::testing::TempDir folder;
+  const std::filesystem::path dataset = folder.path() / "people";
+  for (const char* file : {"Ann/Ann_0001.jpg", "Ann/Ann_0002.jpg", "Bob/Bob_0001.jpg"}) {
+    std::filesystem::create_directories((dataset / file).parent_path());
+    std::ofstream(dataset / file) << "not decoded before the check";
+  }
+  const Outcome outcome = RunFacespace("experiment " + dataset.string() + " --min-images 2 --out " +
+                                       (folder.path() / "out").string());
+  EXPECT_EQ(outcome.status, 3) << outcome.output;
+  EXPECT_NE(outcome.output.find(dataset.string() + ": 1 of 2 identities have at least 2 images; the comparison "
+                                "needs at least 2 (lower --min-images)"),
+            std::string::npos)
+      << outcome.output;
+}
+
+TEST(ExperimentArguments, MinImagesMustBePositive) {
+  facespace::testing::TempDir folder;
+  const Outcome outcome = RunFacespace("experiment " + folder.path().string() + " --min-images 0 --out " +
+                                       (folder.path() / "out").string());
+  EXPECT_EQ(outcome.status, 2) << outcome.output;
+  EXPECT_NE(outcome.output.find("--min-images"), std::string::npos) << outcome.output;
+}
+
+TEST(ExperimentArguments, FacePolicyChecked) {
+  facespace::testing::TempDir folder;
+  const Outcome outcome = RunFacespace("experiment " + folder.path().string() + " --face middle --out " +
+                                       (folder.path() / "out").string());
+  EXPECT_EQ(outcome.status, 2) << outcome.output;
+  EXPECT_NE(outcome.output.find("--face"), std::string::npos) << outcome.output;
 }
 
 }  // namespace
