@@ -72,7 +72,8 @@ std::vector<std::string> ChooseHoldout(const DatasetScan& scan, std::uint64_t se
 
 struct IngestOptions {
   int batch_size = 64;  // images per commit
-  // Called after each batch with (images done, images total) for progress display.
+  // Called after each batch with (images embedded so far, images to embed in
+  // this run) for progress display. Images already stored are not counted.
   std::function<void(std::int64_t, std::int64_t)> on_progress;
 };
 

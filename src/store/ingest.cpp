@@ -158,46 +158,47 @@ IngestSummary Ingest(const DatasetScan& scan, const Pipeline& pipeline, Store& s
   });
 
   BatchWriter writer(store, summary);
-  const std::int64_t total = static_cast<std::int64_t>(scan.files.size());
-  const std::size_t batch_size = static_cast<std::size_t>(std::max(1, options.batch_size));
-  std::unordered_set<std::string> hashes_this_run;
-  std::int64_t done = 0;
 
-  for (std::size_t begin = 0; begin < scan.files.size(); begin += batch_size) {
-    const std::size_t end = std::min(scan.files.size(), begin + batch_size);
-    std::vector<PendingFile> pending;
-    std::vector<std::filesystem::path> paths;
-    for (std::size_t i = begin; i < end; ++i) {
-      const DatasetFile& file = scan.files[i];
-      std::string sha256;
-      std::int64_t size_bytes = 0;
-      const Clock::time_point hash_start = Clock::now();
-      try {
-        sha256 = Sha256File(file.path);
-        size_bytes = static_cast<std::int64_t>(std::filesystem::file_size(file.path));
-      } catch (const std::exception& error) {
-        timed([&] { writer.RecordFailure(file.relative_path, "read", ReasonOf(error.what(), file.path.string())); });
-        continue;
-      }
-      summary.hash_seconds += SecondsSince(hash_start);
-      bool known = false;
-      timed([&] { known = store.FindImageByHash(sha256).has_value(); });
-      if (known || !hashes_this_run.insert(sha256).second) {
-        ++summary.already_stored;
-        continue;
-      }
-      pending.push_back({&file, sha256, size_bytes});
-      paths.push_back(file.path);
+  // First hash every file and look it up, so the progress counts only the
+  // images this run embeds and a resumed run shows its true time left.
+  std::vector<PendingFile> pending;
+  std::unordered_set<std::string> hashes_this_run;
+  for (const DatasetFile& file : scan.files) {
+    std::string sha256;
+    std::int64_t size_bytes = 0;
+    const Clock::time_point hash_start = Clock::now();
+    try {
+      sha256 = Sha256File(file.path);
+      size_bytes = static_cast<std::int64_t>(std::filesystem::file_size(file.path));
+    } catch (const std::exception& error) {
+      timed([&] { writer.RecordFailure(file.relative_path, "read", ReasonOf(error.what(), file.path.string())); });
+      continue;
     }
+    summary.hash_seconds += SecondsSince(hash_start);
+    bool known = false;
+    timed([&] { known = store.FindImageByHash(sha256).has_value(); });
+    if (known || !hashes_this_run.insert(sha256).second) {
+      ++summary.already_stored;
+      continue;
+    }
+    pending.push_back({&file, sha256, size_bytes});
+  }
+  timed([&] { store.Commit(); });
+
+  const std::int64_t total = static_cast<std::int64_t>(pending.size());
+  const std::size_t batch_size = static_cast<std::size_t>(std::max(1, options.batch_size));
+  for (std::size_t begin = 0; begin < pending.size(); begin += batch_size) {
+    const std::size_t end = std::min(pending.size(), begin + batch_size);
+    std::vector<std::filesystem::path> paths;
+    for (std::size_t i = begin; i < end; ++i) paths.push_back(pending[i].file->path);
 
     const std::vector<ImageResult> results = ProcessBatch(pipeline, paths);
     timed([&] {
-      for (std::size_t i = 0; i < pending.size(); ++i) writer.Write(pending[i], results[i]);
+      for (std::size_t i = begin; i < end; ++i) writer.Write(pending[i], results[i - begin]);
       store.Commit();
     });
-    summary.images += static_cast<std::int64_t>(pending.size());
-    done += static_cast<std::int64_t>(end - begin);
-    if (options.on_progress) options.on_progress(done, total);
+    summary.images += static_cast<std::int64_t>(end - begin);
+    if (options.on_progress) options.on_progress(static_cast<std::int64_t>(end), total);
   }
 
   timed([&] {
