@@ -13,8 +13,12 @@
 //   otherwise    the same synthetic vectors in LFW's identity and
 //                singleton counts with even sizes.
 //
-// usage: analysis_bench [--store DIR | --lfw DIR] [--bootstrap B] [--no-sklearn]
-//                       [--python PATH] [--json FILE] [--verbose]
+// usage: analysis_bench [--store DIR | --lfw DIR] [--bootstrap B] [--metric l2|cosine]
+//                       [--no-sklearn] [--python PATH] [--json FILE] [--results DIR] [--verbose]
+//
+// --results DIR writes the analysis documents themselves (analysis.json, and
+// analysis-bootstrap.json when B > 0), so the figures of two builds can be
+// compared key by key.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -174,10 +178,19 @@ print(json.dumps({"silhouette": float(silhouette), "auc": float(auc),
   return result;
 }
 
+// Writes an analysis document. nlohmann::json prints each double in the
+// shortest form that reads back as the same value, so files compare exactly.
+void WriteDocument(const nlohmann::json& document, const std::filesystem::path& path) {
+  std::ofstream out(path);
+  if (!out) throw facespace::Error(facespace::ErrorCategory::kIo, path.string() + ": cannot open for writing");
+  out << document.dump(1) << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string store_dir, lfw_dir, python, json_out;
+  std::string store_dir, lfw_dir, python, json_out, results_dir;
+  facespace::Metric metric = facespace::Metric::kL2;
   int bootstrap = 1000;
   bool sklearn = true;
   for (int i = 1; i < argc; ++i) {
@@ -194,6 +207,8 @@ int main(int argc, char** argv) {
     else if (arg == "--bootstrap") bootstrap = std::stoi(value());
     else if (arg == "--python") python = value();
     else if (arg == "--json") json_out = value();
+    else if (arg == "--results") results_dir = value();
+    else if (arg == "--metric") metric = facespace::ParseMetric(value());
     else if (arg == "--no-sklearn") sklearn = false;
     else if (arg == "--verbose") facespace::SetLogLevel(spdlog::level::debug);
     else {
@@ -220,18 +235,28 @@ int main(int argc, char** argv) {
                              data.identities(), data.dimension);
 
     facespace::AnalysisOptions options;
+    options.metric = metric;
     options.bootstrap_replicates = 0;
     auto start = Clock::now();
     const facespace::AnalysisResult result = facespace::AnalyzeEmbeddings(data, options);
     const double analysis_seconds = SecondsSince(start);
     const double peak_after_analysis = PeakResidentMiB();
 
+    if (!results_dir.empty()) {
+      std::filesystem::create_directories(results_dir);
+      WriteDocument(facespace::ToJson(result), std::filesystem::path(results_dir) / "analysis.json");
+    }
+
     double bootstrap_seconds = 0;
     if (bootstrap > 0) {
       options.bootstrap_replicates = bootstrap;
       start = Clock::now();
-      facespace::AnalyzeEmbeddings(data, options);
+      const facespace::AnalysisResult with_bootstrap = facespace::AnalyzeEmbeddings(data, options);
       bootstrap_seconds = SecondsSince(start);
+      if (!results_dir.empty()) {
+        WriteDocument(facespace::ToJson(with_bootstrap),
+                      std::filesystem::path(results_dir) / "analysis-bootstrap.json");
+      }
     }
     const double peak_after_bootstrap = PeakResidentMiB();
 

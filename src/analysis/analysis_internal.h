@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/score_runs.h"
 #include "facespace/analysis.h"
 
 namespace facespace::analysis {
@@ -69,7 +70,7 @@ struct RowFigures {
 
 struct ScanResult {
   std::vector<float> genuine;          // sorted ascending
-  std::vector<float> impostor;         // sorted ascending (all pairs, or the sample)
+  ScoreRuns impostor;                  // all impostor pairs, or the sample
   bool impostor_exact = true;
   std::uint64_t genuine_pairs = 0;
   std::uint64_t impostor_pairs = 0;
@@ -105,9 +106,6 @@ class SingleThreadedBlas {
 // Distance between sorted rows i and j, computed directly (double precision).
 double PairDistance(const PreparedSpace& space, std::size_t i, std::size_t j);
 
-// Sorts non-negative floats ascending (LSD radix sort on their bit patterns).
-void RadixSortNonNegative(std::vector<float>& values);
-
 // Returns the deterministic uniform value in [0, 1) for the pair (i, j) under `seed`.
 double PairUniform(std::uint64_t seed, std::uint64_t i, std::uint64_t j);
 
@@ -130,6 +128,11 @@ SweepFigures SweepScores(std::span<const float> genuine, const double* genuine_w
                          std::span<const float> impostor, const double* impostor_weights,
                          std::span<const double> target_fmrs, int curve_points);
 
+// The same sweep with impostor scores as runs, each of weight 1; equal to
+// SweepScores on the written-out runs.
+SweepFigures SweepScoreRuns(std::span<const float> genuine, const ScoreRuns& impostor,
+                            std::span<const double> target_fmrs, int curve_points);
+
 // Mean and population variance, summed in fixed-size chunks so the result
 // does not depend on the number of threads.
 struct Moments {
@@ -137,6 +140,13 @@ struct Moments {
   double variance = kNotAvailable;
 };
 Moments ComputeMoments(std::span<const float> values);
+// Mean and population variance of the runs, from count * value terms with
+// compensated summation, in chunks of runs independent of the thread count.
+Moments ComputeMoments(const ScoreRuns& runs);
+
+// VerifyScores with impostor scores as runs and their moments already known.
+VerificationResult VerifyScoreRuns(std::span<const float> genuine_sorted, const ScoreRuns& impostors,
+                                   const Moments& impostor_moments, int curve_points);
 
 // Linear-interpolation quantile (numpy's default) of sorted values.
 double SortedQuantile(std::span<const float> sorted, double probability);

@@ -103,6 +103,37 @@ DistanceDistribution Describe(std::span<const float> sorted, std::uint64_t popul
   return distribution;
 }
 
+// Describe() for the impostor runs, whose moments the verification reuses.
+DistanceDistribution DescribeRuns(const analysis::ScoreRuns& runs, std::uint64_t population, bool exact,
+                                  const analysis::Moments& moments, std::span<const double> edges) {
+  DistanceDistribution distribution;
+  distribution.count = population;
+  distribution.used = runs.total;
+  distribution.exact = exact;
+  if (runs.empty()) return distribution;
+  distribution.mean = moments.mean;
+  distribution.std = std::sqrt(moments.variance);
+  distribution.min = runs.min();
+  distribution.max = runs.max();
+  const std::vector<double> quantiles = analysis::RunsQuantiles(runs, kQuantileProbabilities);
+  for (std::size_t q = 0; q < quantiles.size(); ++q) {
+    distribution.quantiles.push_back({kQuantileProbabilities[q], quantiles[q]});
+  }
+  // The bins of Describe(): values below each inner edge, the rest in the last bin.
+  const std::size_t bins = edges.size() - 1;
+  std::vector<float> inner_edges;
+  for (std::size_t b = 1; b < bins; ++b) inner_edges.push_back(float(edges[b]));
+  const std::vector<std::uint64_t> below = analysis::CountsBelow(runs, inner_edges);
+  distribution.histogram.assign(bins, 0);
+  std::uint64_t previous = 0;
+  for (std::size_t b = 0; b < bins; ++b) {
+    const std::uint64_t end = b + 1 == bins ? runs.total : below[b];
+    distribution.histogram[b] = end - previous;
+    previous = end;
+  }
+  return distribution;
+}
+
 struct NeighbourFigures {
   std::vector<double> purity;          // per sorted row
   std::vector<double> k_occurrence;    // per sorted row
@@ -254,6 +285,11 @@ void CheckOptions(const AnalysisOptions& options) {
   if (options.cmc_max_rank < 5) invalid("CMC length: must be >= 5");
   if (options.histogram_bins < 1) invalid("histogram bins: must be >= 1");
   if (options.impostor_sample_size < 1) invalid("impostor sample size: must be >= 1");
+  // The scan counts each distinct impostor distance in 32 bits.
+  if (options.max_exact_impostor_pairs > analysis::kMaxCollectedScores) {
+    invalid("max exact impostor pairs: must be at most " + std::to_string(analysis::kMaxCollectedScores));
+  }
+  if (options.impostor_sample_size > 4'000'000'000ULL) invalid("impostor sample size: must be at most 4000000000");
   if (!(options.bootstrap_tail_fraction > 0 && options.bootstrap_tail_fraction < 1)) {
     invalid("bootstrap tail fraction: must be in (0, 1)");
   }
@@ -384,18 +420,25 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
   counts.impostor_pairs = scan.impostor_pairs;
 
   // Distributions on shared histogram edges.
-  const float low = std::min(scan.genuine.front(), scan.impostor.front());
-  float high = std::max(scan.genuine.back(), scan.impostor.back());
+  float low = scan.genuine.front();
+  float high = scan.genuine.back();
+  if (!scan.impostor.empty()) {
+    low = std::min(low, scan.impostor.min());
+    high = std::max(high, scan.impostor.max());
+  }
   if (!(high > low)) high = low + 1.0f;
   for (int b = 0; b <= options.histogram_bins; ++b) {
     result.histogram_edges.push_back(double(low) + (double(high) - low) * b / options.histogram_bins);
   }
   result.genuine = Describe(scan.genuine, scan.genuine_pairs, true, result.histogram_edges);
-  result.impostor = Describe(scan.impostor, scan.impostor_pairs, scan.impostor_exact, result.histogram_edges);
+  const analysis::Moments impostor_moments = analysis::ComputeMoments(scan.impostor);
+  result.impostor =
+      DescribeRuns(scan.impostor, scan.impostor_pairs, scan.impostor_exact, impostor_moments, result.histogram_edges);
   phase_done("distributions");
 
   // Verification. Support is judged on the impostor population, not the sample.
-  result.verification = VerifyScores(scan.genuine, scan.impostor, options.curve_points);
+  result.verification =
+      analysis::VerifyScoreRuns(scan.genuine, scan.impostor, impostor_moments, options.curve_points);
   {
     auto judge = [&](OperatingPoint& point) {
       const bool supported = point.target_fmr == 0 || double(scan.impostor_pairs) * point.target_fmr >= 1.0 - 1e-9;
@@ -452,7 +495,9 @@ AnalysisResult AnalyzeEmbeddings(const LabeledEmbeddings& input, const AnalysisO
     }
     for (double& m : input_mean) m /= double(data.rows());
   }
-  const analysis::IdentitySums sums = analysis::ComputeIdentitySums(space, input_mean, kTopRatios);
+  // Without replicates only the largest Davies-Bouldin ratio is read.
+  const int top_ratios = options.bootstrap_replicates > 0 ? kTopRatios : 1;
+  const analysis::IdentitySums sums = analysis::ComputeIdentitySums(space, input_mean, top_ratios);
   const analysis::ClusterIndices indices = analysis::ComputeClusterIndices(space, sums, nullptr);
   double silhouette_sum = 0;
   for (const auto& row : scan.rows) silhouette_sum += row.silhouette;

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "analysis/analysis_internal.h"
 #include "facespace/error.h"
@@ -13,8 +14,9 @@
 namespace facespace::analysis {
 namespace {
 
-// Centroid rows per block of the centroid distance product.
-constexpr std::size_t kCentroidBlock = 512;
+// Rows and columns of one block of the centroid distance product (2 MB).
+constexpr std::size_t kCentroidBlock = 256;
+constexpr std::size_t kCentroidColumns = 1024;
 
 // Largest Davies-Bouldin ratio of identity c over the drawn identities other
 // than c itself, scanning all centroids (used when the kept top list has no
@@ -35,6 +37,135 @@ double MaxRatioOverDrawn(const PreparedSpace& space, const IdentitySums& sums, s
     best = std::max(best, ratio);
   }
   return best;
+}
+
+// Keeps the `count` largest (ratio, label) pairs in `top`, largest ratio
+// first and the smaller label first among equal ratios: the order a full sort
+// of all pairs would give.
+void OfferRatio(std::vector<std::pair<double, std::int32_t>>& top, int count, double ratio, std::int32_t label) {
+  auto before = [](double r, std::int32_t l, const std::pair<double, std::int32_t>& other) {
+    return r != other.first ? r > other.first : l < other.second;
+  };
+  if (int(top.size()) == count) {
+    if (count == 0 || !before(ratio, label, top.back())) return;
+    top.pop_back();
+  }
+  auto place = top.end();
+  while (place != top.begin() && before(ratio, label, *(place - 1))) --place;
+  top.insert(place, {ratio, label});
+}
+
+// Nearest centroid and largest Davies-Bouldin ratios of one thread's pairs.
+struct CentroidThread {
+  CentroidThread(std::size_t identities, int top_count)
+      : top_count(top_count),
+        nearest(identities, std::numeric_limits<double>::infinity()),
+        nearest_label(identities, -1),
+        top(identities),
+        ratio_bound(identities, -std::numeric_limits<double>::infinity()) {}
+
+  // Takes centroid `other` at `distance` as a candidate nearest centroid of
+  // `c`: the smaller distance wins, then the smaller label.
+  void OfferNearest(std::size_t c, double distance, std::int32_t other) {
+    if (distance < nearest[c] || (distance == nearest[c] && other < nearest_label[c])) {
+      nearest[c] = distance;
+      nearest_label[c] = other;
+    }
+  }
+
+  // Takes (ratio, other) as a candidate of c's largest ratios.
+  void OfferTop(std::size_t c, double ratio, std::int32_t other) {
+    if (ratio < ratio_bound[c]) return;
+    OfferRatio(top[c], top_count, ratio, other);
+    if (int(top[c].size()) == top_count) ratio_bound[c] = top[c].back().first;
+  }
+
+  int top_count;
+  std::vector<double> nearest;
+  std::vector<std::int32_t> nearest_label;
+  std::vector<std::vector<std::pair<double, std::int32_t>>> top;
+  std::vector<double> ratio_bound;  // a ratio below it cannot enter `top` (-inf until it is full)
+};
+
+// Fills nearest_centroid_distance, nearest_centroid and top_ratios from the
+// centroids and radii in `sums`. Centroid distances come a block pair at a
+// time from D^2 = |a|^2 + |b|^2 - 2ab, each unordered pair once: the row
+// centroid and the column centroid both take it as a candidate.
+void FindNearestCentroids(const PreparedSpace& space, int top_ratio_count, IdentitySums& sums) {
+  const std::size_t identities = space.identities();
+  const std::size_t d = std::size_t(space.dimension);
+  std::vector<double> centroid_squared(identities, 0.0);
+  for (std::size_t c = 0; c < identities; ++c) {
+    for (std::size_t k = 0; k < d; ++k) centroid_squared[c] += sums.centroids[c * d + k] * sums.centroids[c * d + k];
+  }
+  struct Task {
+    std::size_t row_begin, rows, column_begin, columns;
+  };
+  std::vector<Task> tasks;
+  for (std::size_t row = 0; row < identities; row += kCentroidBlock) {
+    for (std::size_t column = row; column < identities; column += kCentroidColumns) {
+      tasks.push_back({row, std::min(kCentroidBlock, identities - row), column,
+                       std::min(kCentroidColumns, identities - column)});
+    }
+  }
+
+  // Each thread takes whole tasks with its own single-threaded product (see
+  // ScanAllPairs for why BLAS and OpenMP threads are not mixed).
+  const bool parallel = identities > 512;
+  const int threads = parallel ? omp_get_max_threads() : 1;
+  std::vector<CentroidThread> states(threads, CentroidThread(identities, top_ratio_count));
+  const SingleThreadedBlas single_threaded_blas(parallel);
+#pragma omp parallel num_threads(threads)
+  {
+    CentroidThread& state = states[omp_get_thread_num()];
+    std::vector<double> dots(kCentroidBlock * kCentroidColumns);
+    std::vector<double> distance(kCentroidColumns), ratio(kCentroidColumns);
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+      const Task& task = tasks[t];
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(task.rows), int(task.columns), int(d), 1.0,
+                  sums.centroids.data() + task.row_begin * d, int(d), sums.centroids.data() + task.column_begin * d,
+                  int(d), 0.0, dots.data(), int(task.columns));
+      for (std::size_t r = 0; r < task.rows; ++r) {
+        const std::size_t c = task.row_begin + r;
+        if (space.label_size(std::int32_t(c)) == 0) continue;
+        // Only the columns after c: the others pair with c in another row.
+        const std::size_t first = c + 1 > task.column_begin ? c + 1 - task.column_begin : 0;
+        const double* dot = dots.data() + r * task.columns;
+        for (std::size_t k = first; k < task.columns; ++k) {
+          const std::size_t j = task.column_begin + k;
+          const double squared = centroid_squared[c] + centroid_squared[j] - 2.0 * dot[k];
+          distance[k] = squared > 0 ? std::sqrt(squared) : 0.0;
+          // scikit-learn treats coincident centroids as infinitely far apart.
+          ratio[k] = distance[k] > 0 ? (sums.radius_mean[c] + sums.radius_mean[j]) / distance[k] : 0.0;
+        }
+        for (std::size_t k = first; k < task.columns; ++k) {
+          const std::size_t j = task.column_begin + k;
+          if (space.label_size(std::int32_t(j)) == 0) continue;
+          // Most candidates fail both bounds, so test before calling.
+          if (distance[k] <= state.nearest[c]) state.OfferNearest(c, distance[k], std::int32_t(j));
+          if (distance[k] <= state.nearest[j]) state.OfferNearest(j, distance[k], std::int32_t(c));
+          if (ratio[k] >= state.ratio_bound[c]) state.OfferTop(c, ratio[k], std::int32_t(j));
+          if (ratio[k] >= state.ratio_bound[j]) state.OfferTop(j, ratio[k], std::int32_t(c));
+        }
+      }
+    }
+  }
+
+  // Merge the threads' candidates.
+  for (std::size_t c = 0; c < identities; ++c) {
+    if (space.label_size(std::int32_t(c)) == 0) continue;
+    CentroidThread& first = states[0];
+    for (std::size_t t = 1; t < states.size(); ++t) {
+      first.OfferNearest(c, states[t].nearest[c], states[t].nearest_label[c]);
+      for (const auto& [ratio, label] : states[t].top[c]) first.OfferTop(c, ratio, label);
+    }
+    sums.top_ratios[c] = std::move(first.top[c]);
+    if (first.nearest_label[c] >= 0) {
+      sums.nearest_centroid_distance[c] = first.nearest[c];
+      sums.nearest_centroid[c] = first.nearest_label[c];
+    }
+  }
 }
 
 }  // namespace
@@ -138,57 +269,7 @@ IdentitySums ComputeIdentitySums(const PreparedSpace& space, std::span<const dou
     sums.centroid_norm[c] = std::sqrt(norm);
   }
 
-  // Centroid distances, a block of rows at a time: D^2 = |a|^2 + |b|^2 - 2ab.
-  std::vector<double> centroid_squared(identities, 0.0);
-  for (std::size_t c = 0; c < identities; ++c) {
-    for (std::size_t k = 0; k < d; ++k) centroid_squared[c] += sums.centroids[c * d + k] * sums.centroids[c * d + k];
-  }
-  // Each thread takes whole blocks with its own single-threaded product (see
-  // ScanAllPairs for why BLAS and OpenMP threads are not mixed).
-  const bool parallel = identities > 512;
-  const SingleThreadedBlas single_threaded_blas(parallel);
-#pragma omp parallel if (parallel)
-  {
-  std::vector<double> dots(kCentroidBlock * identities);
-#pragma omp for schedule(dynamic, 1)
-  for (std::size_t block = 0; block < identities; block += kCentroidBlock) {
-    const std::size_t rows = std::min(kCentroidBlock, identities - block);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(identities), int(d), 1.0,
-                sums.centroids.data() + block * d, int(d), sums.centroids.data(), int(d), 0.0,
-                dots.data(), int(identities));
-    for (std::size_t r = 0; r < rows; ++r) {
-      const std::size_t c = block + r;
-      if (space.label_size(std::int32_t(c)) == 0) continue;
-      std::vector<std::pair<double, std::int32_t>> ratios;
-      ratios.reserve(identities);
-      double nearest = std::numeric_limits<double>::infinity();
-      std::int32_t nearest_label = -1;
-      for (std::size_t j = 0; j < identities; ++j) {
-        if (j == c || space.label_size(std::int32_t(j)) == 0) continue;
-        const double squared = centroid_squared[c] + centroid_squared[j] - 2.0 * dots[r * identities + j];
-        const double distance = squared > 0 ? std::sqrt(squared) : 0.0;
-        if (distance < nearest) {
-          nearest = distance;
-          nearest_label = std::int32_t(j);
-        }
-        // scikit-learn treats coincident centroids as infinitely far apart.
-        const double ratio = distance > 0 ? (sums.radius_mean[c] + sums.radius_mean[j]) / distance : 0.0;
-        ratios.emplace_back(ratio, std::int32_t(j));
-      }
-      const std::size_t keep = std::min<std::size_t>(ratios.size(), std::size_t(top_ratio_count));
-      std::partial_sort(ratios.begin(), ratios.begin() + keep, ratios.end(),
-                        [](const auto& a, const auto& b) {
-                          return a.first != b.first ? a.first > b.first : a.second < b.second;
-                        });
-      ratios.resize(keep);
-      sums.top_ratios[c] = std::move(ratios);
-      if (nearest_label >= 0) {
-        sums.nearest_centroid_distance[c] = nearest;
-        sums.nearest_centroid[c] = nearest_label;
-      }
-    }
-  }
-  }
+  FindNearestCentroids(space, top_ratio_count, sums);
   return sums;
 }
 

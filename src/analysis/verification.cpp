@@ -16,6 +16,20 @@
 namespace facespace::analysis {
 namespace {
 
+// Neumaier's variant of Kahan summation: `compensation` gathers the low-order
+// bits each addition to `sum` loses.
+struct CompensatedSum {
+  double sum = 0;
+  double compensation = 0;
+
+  void Add(double x) {
+    const double t = sum + x;
+    compensation += std::abs(sum) >= std::abs(x) ? (sum - t) + x : (x - t) + sum;
+    sum = t;
+  }
+  double value() const { return sum + compensation; }
+};
+
 double WeightAt(const double* weights, std::size_t index) {
   return weights ? weights[index] : 1.0;
 }
@@ -54,14 +68,54 @@ class CurveDecimator {
   double fnmr_ = 0;
 };
 
-}  // namespace
+// Impostor scores of a sweep as a sorted array, each with a weight (1 when
+// `weights` is nullptr).
+class SortedScores {
+ public:
+  SortedScores(std::span<const float> scores, const double* weights) : scores_(scores), weights_(weights) {}
 
-SweepFigures SweepScores(std::span<const float> genuine, const double* genuine_weights,
-                         std::span<const float> impostor, const double* impostor_weights,
-                         std::span<const double> target_fmrs, int curve_points) {
+  bool done() const { return next_ == scores_.size(); }
+  float value() const { return scores_[next_]; }
+
+  // Consumes the scores equal to `value` and returns their total weight.
+  double Take(float value) {
+    double weight = 0;
+    while (next_ < scores_.size() && scores_[next_] == value) weight += WeightAt(weights_, next_++);
+    return weight;
+  }
+
+ private:
+  std::span<const float> scores_;
+  const double* weights_;
+  std::size_t next_ = 0;
+};
+
+// Impostor scores of a sweep as runs, each score weighing 1.
+class RunScores {
+ public:
+  explicit RunScores(const ScoreRuns& runs) : runs_(runs) {}
+
+  bool done() const { return next_ == runs_.values.size(); }
+  float value() const { return runs_.values[next_]; }
+
+  // Consumes the run equal to `value` and returns its count. Adding 1.0 once
+  // per score, as SortedScores does, gives the same double exactly.
+  double Take(float value) {
+    if (done() || runs_.values[next_] != value) return 0.0;
+    return double(runs_.counts[next_++]);
+  }
+
+ private:
+  const ScoreRuns& runs_;
+  std::size_t next_ = 0;
+};
+
+// The sweep over the distinct values of the genuine and impostor scores.
+template <typename Impostors>
+SweepFigures Sweep(std::span<const float> genuine, const double* genuine_weights, Impostors impostors,
+                   double impostor_total, std::span<const double> target_fmrs, int curve_points) {
   SweepFigures figures;
   const double genuine_total = SumWeights(genuine.size(), genuine_weights);
-  const double impostor_total = SumWeights(impostor.size(), impostor_weights);
   const std::size_t targets = target_fmrs.size();
   figures.fnmr.assign(targets, kNotAvailable);
   figures.thresholds.assign(targets, kNotAvailable);
@@ -83,22 +137,18 @@ SweepFigures SweepScores(std::span<const float> genuine, const double* genuine_w
   bool eer_found = false;
 
   std::size_t g = 0;
-  std::size_t i = 0;
-  while (g < genuine.size() || i < impostor.size()) {
+  while (g < genuine.size() || !impostors.done()) {
     float value;
     if (g == genuine.size()) {
-      value = impostor[i];
-    } else if (i == impostor.size()) {
+      value = impostors.value();
+    } else if (impostors.done()) {
       value = genuine[g];
     } else {
-      value = std::min(genuine[g], impostor[i]);
+      value = std::min(genuine[g], impostors.value());
     }
     double genuine_here = 0;
     while (g < genuine.size() && genuine[g] == value) genuine_here += WeightAt(genuine_weights, g++);
-    double impostor_here = 0;
-    while (i < impostor.size() && impostor[i] == value) {
-      impostor_here += WeightAt(impostor_weights, i++);
-    }
+    const double impostor_here = impostors.Take(value);
 
     // Operating points: the first value whose impostors push FMR above the
     // target ends the feasible range; the best threshold lies just below it.
@@ -155,6 +205,20 @@ SweepFigures SweepScores(std::span<const float> genuine, const double* genuine_w
   return figures;
 }
 
+}  // namespace
+
+SweepFigures SweepScores(std::span<const float> genuine, const double* genuine_weights,
+                         std::span<const float> impostor, const double* impostor_weights,
+                         std::span<const double> target_fmrs, int curve_points) {
+  return Sweep(genuine, genuine_weights, SortedScores(impostor, impostor_weights),
+               SumWeights(impostor.size(), impostor_weights), target_fmrs, curve_points);
+}
+
+SweepFigures SweepScoreRuns(std::span<const float> genuine, const ScoreRuns& impostor,
+                            std::span<const double> target_fmrs, int curve_points) {
+  return Sweep(genuine, nullptr, RunScores(impostor), double(impostor.total), target_fmrs, curve_points);
+}
+
 Moments ComputeMoments(std::span<const float> values) {
   Moments moments;
   const std::size_t n = values.size();
@@ -192,6 +256,41 @@ Moments ComputeMoments(std::span<const float> values) {
   return moments;
 }
 
+Moments ComputeMoments(const ScoreRuns& runs) {
+  Moments moments;
+  const std::uint64_t n = runs.total;
+  if (n == 0) return moments;
+
+  // count * value and count * (value - mean)^2 per run, summed with Neumaier's
+  // compensation in chunks of runs whose bounds do not depend on the thread
+  // count, so the result is the same on any machine.
+  constexpr std::size_t kChunk = 1 << 16;
+  const std::size_t size = runs.values.size();
+  const std::size_t chunks = (size + kChunk - 1) / kChunk;
+  auto sum_runs = [&](auto term) {
+    std::vector<CompensatedSum> parts(chunks);
+#pragma omp parallel for schedule(static) if (chunks > 4)
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const std::size_t end = std::min(size, (c + 1) * kChunk);
+      for (std::size_t r = c * kChunk; r < end; ++r) parts[c].Add(double(runs.counts[r]) * term(runs.values[r]));
+    }
+    CompensatedSum total;
+    for (const CompensatedSum& part : parts) {
+      total.Add(part.sum);
+      total.Add(part.compensation);
+    }
+    return total.value();
+  };
+  moments.mean = sum_runs([](float v) { return double(v); }) / double(n);
+  const double mean = moments.mean;
+  moments.variance = sum_runs([mean](float v) {
+                       const double diff = v - mean;
+                       return diff * diff;
+                     }) /
+                     double(n);
+  return moments;
+}
+
 double SortedQuantile(std::span<const float> sorted, double probability) {
   if (sorted.empty()) return kNotAvailable;
   const double position = probability * double(sorted.size() - 1);
@@ -212,33 +311,35 @@ double DecidabilityIndex(double mean_genuine, double var_genuine, double mean_im
   return std::abs(mean_genuine - mean_impostor) / std::sqrt(pooled);
 }
 
-VerificationResult VerifyScores(std::span<const float> genuine_sorted,
-                                std::span<const float> impostor_sorted, int curve_points) {
-  if (genuine_sorted.empty() || impostor_sorted.empty()) {
+namespace {
+
+// Operating targets in the order SweepScores reports them: FMR100, FMR1000,
+// ZeroFMR, then TAR at FAR 1e-1 .. 1e-4.
+constexpr double kVerificationTargets[] = {1e-2, 1e-3, 0.0, 1e-1, 1e-2, 1e-3, 1e-4};
+
+void CheckScoreCounts(std::uint64_t genuine, std::uint64_t impostor) {
+  if (genuine == 0 || impostor == 0) {
     throw Error(ErrorCategory::kInvalidArgument,
                 "verification scores: need at least one genuine and one impostor score (got " +
-                    std::to_string(genuine_sorted.size()) + " and " +
-                    std::to_string(impostor_sorted.size()) + ")");
+                    std::to_string(genuine) + " and " + std::to_string(impostor) + ")");
   }
-  const double targets[] = {1e-2, 1e-3, 0.0, 1e-1, 1e-2, 1e-3, 1e-4};
-  const analysis::SweepFigures sweep = analysis::SweepScores(
-      genuine_sorted, nullptr, impostor_sorted, nullptr, targets, curve_points);
+}
 
+VerificationResult AssembleVerification(const analysis::SweepFigures& sweep, const analysis::Moments& g,
+                                        const analysis::Moments& i, std::uint64_t impostor_count) {
   VerificationResult result;
-  const analysis::Moments g = analysis::ComputeMoments(genuine_sorted);
-  const analysis::Moments i = analysis::ComputeMoments(impostor_sorted);
   result.d_prime.value = DecidabilityIndex(g.mean, g.variance, i.mean, i.variance);
   result.eer.value = sweep.eer;
   result.eer_threshold = sweep.eer_threshold;
   result.auc.value = sweep.auc;
   result.curve = sweep.curve;
 
-  const double impostors = double(impostor_sorted.size());
+  const double impostors = double(impostor_count);
   auto point = [&](std::size_t t) {
     OperatingPoint op;
-    op.target_fmr = targets[t];
+    op.target_fmr = kVerificationTargets[t];
     // A target FMR of x needs at least 1/x impostor pairs to be resolved.
-    op.supported = targets[t] == 0 ? true : impostors * targets[t] >= 1.0 - 1e-9;
+    op.supported = kVerificationTargets[t] == 0 ? true : impostors * kVerificationTargets[t] >= 1.0 - 1e-9;
     if (!op.supported) {
       op.fnmr.supported = false;
       op.fnmr.note = "not supported by the data: fewer than 1/FMR impostor pairs";
@@ -255,5 +356,27 @@ VerificationResult VerifyScores(std::span<const float> genuine_sorted,
   for (std::size_t t = 3; t < 7; ++t) result.tar_at_far.push_back(point(t));
   return result;
 }
+
+}  // namespace
+
+VerificationResult VerifyScores(std::span<const float> genuine_sorted,
+                                std::span<const float> impostor_sorted, int curve_points) {
+  CheckScoreCounts(genuine_sorted.size(), impostor_sorted.size());
+  const analysis::SweepFigures sweep = analysis::SweepScores(
+      genuine_sorted, nullptr, impostor_sorted, nullptr, kVerificationTargets, curve_points);
+  return AssembleVerification(sweep, analysis::ComputeMoments(genuine_sorted),
+                              analysis::ComputeMoments(impostor_sorted), impostor_sorted.size());
+}
+
+namespace analysis {
+
+VerificationResult VerifyScoreRuns(std::span<const float> genuine_sorted, const ScoreRuns& impostors,
+                                   const Moments& impostor_moments, int curve_points) {
+  CheckScoreCounts(genuine_sorted.size(), impostors.total);
+  const SweepFigures sweep = SweepScoreRuns(genuine_sorted, impostors, kVerificationTargets, curve_points);
+  return AssembleVerification(sweep, ComputeMoments(genuine_sorted), impostor_moments, impostors.total);
+}
+
+}  // namespace analysis
 
 }  // namespace facespace

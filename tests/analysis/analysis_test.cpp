@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/analysis_internal.h"
+#include "analysis/nearest_lists.h"
 #include "facespace/analysis.h"
 #include "facespace/compare.h"
 #include "facespace/error.h"
@@ -171,13 +172,20 @@ TEST(RadixSort, MatchesStdSort) {
   EXPECT_EQ(values, expected);
 }
 
+// Writes runs out in full, ascending.
+std::vector<float> Expand(const analysis::ScoreRuns& runs) {
+  std::vector<float> values;
+  for (std::size_t r = 0; r < runs.values.size(); ++r) values.insert(values.end(), runs.counts[r], runs.values[r]);
+  return values;
+}
+
 // The blockwise scan must give the same pairs and per-row figures as a naive
-// double loop in double precision. 300 rows span two row blocks.
-void CheckScanAgainstNaive(Metric metric) {
-  const LabeledEmbeddings data = MakeClusters(60, 9, 32, 1.0, 0.25, 7);
+// double loop in double precision.
+void CheckScanAgainstNaive(const LabeledEmbeddings& data, Metric metric) {
   const analysis::PreparedSpace space = analysis::PrepareSpace(data, metric);
   analysis::ScanOptions options;
   options.max_exact_impostor_pairs = ~0ULL;
+  options.knn_k = 3;
   const analysis::ScanResult scan = analysis::ScanAllPairs(space, options);
 
   std::vector<double> genuine, impostor;
@@ -190,31 +198,58 @@ void CheckScanAgainstNaive(Metric metric) {
   }
   std::sort(genuine.begin(), genuine.end());
   std::sort(impostor.begin(), impostor.end());
+  const std::vector<float> scan_impostor = Expand(scan.impostor);
   ASSERT_EQ(scan.genuine.size(), genuine.size());
-  ASSERT_EQ(scan.impostor.size(), impostor.size());
+  ASSERT_EQ(scan_impostor.size(), impostor.size());
+  EXPECT_EQ(scan.impostor.total, impostor.size());
   EXPECT_EQ(scan.genuine_pairs, genuine.size());
   EXPECT_EQ(scan.impostor_pairs, impostor.size());
   for (std::size_t k = 0; k < genuine.size(); ++k) EXPECT_NEAR(scan.genuine[k], genuine[k], 2e-5) << k;
-  for (std::size_t k = 0; k < impostor.size(); k += 7) EXPECT_NEAR(scan.impostor[k], impostor[k], 2e-5) << k;
+  for (std::size_t k = 0; k < impostor.size(); k += 7) EXPECT_NEAR(scan_impostor[k], impostor[k], 2e-5) << k;
 
-  // Per-row silhouette and identity rank, naively.
+  // Per-row silhouette, identity rank, nearest impostor and farthest genuine,
+  // and the k nearest neighbours, naively.
   for (std::size_t s = 0; s < n; ++s) {
     const std::size_t i = space.order[s];
     const std::int32_t own = data.labels[i];
     std::vector<double> sums(data.identities(), 0.0), minimum(data.identities(), 1e300);
     std::vector<int> sizes(data.identities(), 0);
+    std::vector<double> to_row(n);
+    double farthest_genuine = 0;
     for (std::size_t j = 0; j < n; ++j) {
       ++sizes[data.labels[j]];
       if (j == i) continue;
       const double d = Naive(metric, data.row(i), data.row(j));
+      to_row[j] = d;
       sums[data.labels[j]] += d;
       minimum[data.labels[j]] = std::min(minimum[data.labels[j]], d);
+      if (data.labels[j] == own) farthest_genuine = std::max(farthest_genuine, d);
     }
+    double nearest_impostor = 1e300;
+    for (std::size_t c = 0; c < data.identities(); ++c) {
+      if (std::int32_t(c) != own) nearest_impostor = std::min(nearest_impostor, minimum[c]);
+    }
+    EXPECT_NEAR(scan.rows[s].nearest_impostor, nearest_impostor, 2e-5) << s;
+
+    // Every kept neighbour lies within the k-th smallest naive distance.
+    std::vector<double> sorted_to_row;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j != i) sorted_to_row.push_back(to_row[j]);
+    }
+    std::sort(sorted_to_row.begin(), sorted_to_row.end());
+    ASSERT_EQ(scan.knn_k, 3);
+    for (int r = 0; r < 3; ++r) {
+      const std::size_t neighbour = space.order[scan.neighbours[s * 3 + r]];
+      EXPECT_NE(neighbour, i) << s;
+      EXPECT_LE(to_row[neighbour], sorted_to_row[2] + 2e-5) << s << " neighbour " << r;
+    }
+
     if (sizes[own] == 1) {
       EXPECT_EQ(scan.rows[s].silhouette, 0.0);
       EXPECT_EQ(scan.rows[s].identity_rank, 0u);
       continue;
     }
+    EXPECT_NEAR(scan.rows[s].farthest_genuine, farthest_genuine, 2e-5) << s;
     const double a = sums[own] / (sizes[own] - 1);
     double b = 1e300;
     int closer = 0;
@@ -228,8 +263,27 @@ void CheckScanAgainstNaive(Metric metric) {
   }
 }
 
+// 300 rows span two row blocks.
+void CheckScanAgainstNaive(Metric metric) { CheckScanAgainstNaive(MakeClusters(60, 9, 32, 1.0, 0.25, 7), metric); }
+
 TEST(ScanAllPairs, L2MatchesNaiveLoop) { CheckScanAgainstNaive(Metric::kL2); }
 TEST(ScanAllPairs, CosineMatchesNaiveLoop) { CheckScanAgainstNaive(Metric::kCosine); }
+
+// Over 2,048 rows the scan runs on every OpenMP thread and merges what each
+// saw. One identity of 400 samples is larger than a row block.
+TEST(ScanAllPairs, ThreadedScanMatchesNaiveLoop) {
+  LabeledEmbeddings data = MakeClusters(700, 5, 16, 1.0, 0.3, 19);
+  const LabeledEmbeddings large = MakeClusters(1, 1, 16, 1.0, 0.3, 23);
+  std::mt19937_64 rng(29);
+  std::normal_distribution<double> normal(0.0, 0.3);
+  data.identity_names.push_back("large");
+  for (int s = 0; s < 400; ++s) {
+    for (int k = 0; k < 16; ++k) data.vectors.push_back(float(large.vectors[k] + normal(rng)));
+    data.labels.push_back(700);
+  }
+  ASSERT_GT(data.rows(), 2048u);
+  CheckScanAgainstNaive(data, Metric::kL2);
+}
 
 TEST(ScanAllPairs, SampledImpostorsAreSeededAndSized) {
   const LabeledEmbeddings data = MakeClusters(80, 6, 16, 1.0, 0.3, 5);
@@ -241,11 +295,122 @@ TEST(ScanAllPairs, SampledImpostorsAreSeededAndSized) {
   const analysis::ScanResult first = analysis::ScanAllPairs(space, options);
   const analysis::ScanResult second = analysis::ScanAllPairs(space, options);
   EXPECT_FALSE(first.impostor_exact);
-  EXPECT_EQ(first.impostor, second.impostor);
+  EXPECT_EQ(first.impostor.values, second.impostor.values);
+  EXPECT_EQ(first.impostor.counts, second.impostor.counts);
   // Bernoulli sampling: the size is within a few standard deviations of 8000.
-  EXPECT_NEAR(double(first.impostor.size()), 8000.0, 400.0);
+  EXPECT_NEAR(double(first.impostor.total), 8000.0, 400.0);
   options.seed = 43;
-  EXPECT_NE(analysis::ScanAllPairs(space, options).impostor, first.impostor);
+  EXPECT_NE(Expand(analysis::ScanAllPairs(space, options).impostor), Expand(first.impostor));
+}
+
+TEST(NearestLists, KeepsSmallestPairsTiesByIndex) {
+  analysis::NearestLists lists(2, 3);
+  const std::vector<std::pair<float, std::uint32_t>> offers = {
+      {1.0f, 5}, {2.0f, 1}, {1.0f, 3}, {1.0f, 7}, {0.5f, 9}, {1.0f, 2}, {3.0f, 0}, {1.0f, 8}};
+  for (const auto& [distance, index] : offers) lists.Offer(1, distance, index);
+
+  std::vector<std::pair<float, std::uint32_t>> expected = offers;
+  std::sort(expected.begin(), expected.end());
+  ASSERT_EQ(lists.count(1), 3);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(lists.distance(1, r), expected[r].first) << r;
+    EXPECT_EQ(lists.index(1, r), expected[r].second) << r;
+  }
+  EXPECT_EQ(lists.bound(1), 1.0f);
+  EXPECT_EQ(lists.count(0), 0);
+  EXPECT_EQ(lists.bound(0), std::numeric_limits<float>::infinity());
+}
+
+// Scores with many repeats, spread over several binades, and two zeros.
+std::vector<float> RepeatedScores(std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::lognormal_distribution<float> spread(-0.2f, 0.6f);
+  std::vector<float> pool(count / 7);
+  for (float& value : pool) value = spread(rng);
+  std::vector<float> scores;
+  for (std::size_t k = 0; k < count; ++k) scores.push_back(pool[rng() % pool.size()]);
+  scores[3] = 0.0f;
+  scores[count / 2] = 0.0f;
+  return scores;
+}
+
+analysis::ScoreRuns CollectRuns(const std::vector<float>& scores, int threads) {
+  analysis::ScoreCollector collector(threads);
+  std::vector<analysis::ScoreCollector::Writer> writers;
+  for (int t = 0; t < threads; ++t) writers.push_back(collector.writer(t));
+  for (std::size_t k = 0; k < scores.size(); ++k) writers[k % threads].Add(scores[k]);
+  return collector.Finish();
+}
+
+TEST(ScoreRuns, CollectorCountsEveryScore) {
+  const std::vector<float> scores = RepeatedScores(300000, 3);
+  const analysis::ScoreRuns runs = CollectRuns(scores, 3);
+  std::vector<float> sorted = scores;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(runs.total, scores.size());
+  EXPECT_TRUE(std::is_sorted(runs.values.begin(), runs.values.end()));
+  EXPECT_EQ(std::adjacent_find(runs.values.begin(), runs.values.end()), runs.values.end());
+  EXPECT_EQ(Expand(runs), sorted);
+  EXPECT_EQ(runs.min(), 0.0f);
+  EXPECT_EQ(runs.max(), sorted.back());
+}
+
+TEST(ScoreRuns, QueriesMatchSortedArray) {
+  const std::vector<float> scores = RepeatedScores(200000, 5);
+  const analysis::ScoreRuns runs = CollectRuns(scores, 2);
+  const std::vector<float> sorted = Expand(runs);
+
+  const std::vector<double> probabilities = {0.0, 1e-6, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0};
+  const std::vector<double> quantiles = analysis::RunsQuantiles(runs, probabilities);
+  for (std::size_t q = 0; q < probabilities.size(); ++q) {
+    EXPECT_EQ(quantiles[q], analysis::SortedQuantile(sorted, probabilities[q])) << probabilities[q];
+  }
+  std::vector<float> thresholds = {0.0f, 1e-30f, 0.3f, sorted[1000], 0.8f, sorted[150000], 10.0f};
+  std::sort(thresholds.begin(), thresholds.end());
+  const std::vector<std::uint64_t> below = analysis::CountsBelow(runs, thresholds);
+  for (std::size_t t = 0; t < thresholds.size(); ++t) {
+    const auto expected = std::lower_bound(sorted.begin(), sorted.end(), thresholds[t]) - sorted.begin();
+    EXPECT_EQ(below[t], std::uint64_t(expected)) << thresholds[t];
+  }
+}
+
+TEST(ScoreRuns, SweepMatchesSortedArray) {
+  std::vector<float> impostor = RepeatedScores(250000, 7);
+  for (float& value : impostor) value += 0.4f;
+  std::vector<float> genuine = RepeatedScores(5000, 11);
+  std::sort(genuine.begin(), genuine.end());
+  const analysis::ScoreRuns runs = CollectRuns(impostor, 2);
+  const std::vector<float> sorted = Expand(runs);
+  const double targets[] = {1e-2, 1e-3, 0.0, 1e-1, 1e-4};
+
+  const analysis::SweepFigures expected = analysis::SweepScores(genuine, nullptr, sorted, nullptr, targets, 300);
+  const analysis::SweepFigures actual = analysis::SweepScoreRuns(genuine, runs, targets, 300);
+  EXPECT_EQ(actual.auc, expected.auc);
+  EXPECT_EQ(actual.eer, expected.eer);
+  EXPECT_EQ(actual.eer_threshold, expected.eer_threshold);
+  EXPECT_EQ(actual.fnmr, expected.fnmr);
+  EXPECT_EQ(actual.thresholds, expected.thresholds);
+  EXPECT_EQ(actual.fmr, expected.fmr);
+  ASSERT_EQ(actual.curve.size(), expected.curve.size());
+  for (std::size_t k = 0; k < actual.curve.size(); ++k) {
+    EXPECT_EQ(actual.curve[k].threshold, expected.curve[k].threshold) << k;
+    EXPECT_EQ(actual.curve[k].fmr, expected.curve[k].fmr) << k;
+    EXPECT_EQ(actual.curve[k].fnmr, expected.curve[k].fnmr) << k;
+  }
+}
+
+TEST(ScoreRuns, MomentsMatchLongDoubleSums) {
+  const std::vector<float> scores = RepeatedScores(400000, 13);
+  const analysis::ScoreRuns runs = CollectRuns(scores, 2);
+  long double sum = 0;
+  for (float value : scores) sum += value;
+  const long double mean = sum / scores.size();
+  long double squares = 0;
+  for (float value : scores) squares += (value - mean) * (value - mean);
+  const analysis::Moments moments = analysis::ComputeMoments(runs);
+  EXPECT_NEAR(moments.mean, double(mean), 1e-15 * double(mean));
+  EXPECT_NEAR(moments.variance, double(squares / scores.size()), 1e-14 * double(squares / scores.size()));
+  EXPECT_TRUE(std::isnan(analysis::ComputeMoments(analysis::ScoreRuns{}).mean));
 }
 
 // Writes the vectors and labels in the raw layouts the reference script reads.
