@@ -189,8 +189,7 @@ void WriteDocument(const nlohmann::json& document, const std::filesystem::path& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string store_dir, lfw_dir, python, json_out, results_dir;
-  facespace::Metric metric = facespace::Metric::kL2;
+  std::string store_dir, lfw_dir, python, json_out, results_dir, metric_name = "l2";
   int bootstrap = 1000;
   bool sklearn = true;
   for (int i = 1; i < argc; ++i) {
@@ -208,7 +207,7 @@ int main(int argc, char** argv) {
     else if (arg == "--python") python = value();
     else if (arg == "--json") json_out = value();
     else if (arg == "--results") results_dir = value();
-    else if (arg == "--metric") metric = facespace::ParseMetric(value());
+    else if (arg == "--metric") metric_name = value();
     else if (arg == "--no-sklearn") sklearn = false;
     else if (arg == "--verbose") facespace::SetLogLevel(spdlog::level::debug);
     else {
@@ -218,6 +217,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    const facespace::Metric metric = facespace::ParseMetric(metric_name);
     facespace::LabeledEmbeddings data;
     std::string input;
     if (!store_dir.empty()) {
