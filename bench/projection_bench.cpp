@@ -1,7 +1,7 @@
-// Benchmark of the report's 2-D projections at the default point budget:
-// PCA (OpenCV) and Barnes-Hut t-SNE (ProjectTsne) of seeded clustered vectors,
-// 128 floats per row like the face embeddings, and the kNN label purity of the
-// t-SNE picture as a check that the timed run did its job.
+// Benchmark of the report's 2-D projections at the default point budget: PCA
+// (OpenCV) and Barnes-Hut t-SNE (ProjectTsne) of seeded clustered vectors with
+// 128 floats per row, like the face embeddings. It also prints the kNN label
+// purity of the t-SNE picture, which checks that the timed run did its job.
 //
 // usage: projection_bench [--rows N] [--per-identity K] [--iterations I] [--theta T]
 //
