@@ -112,8 +112,8 @@ double EffectiveTsnePerplexity(double requested, std::size_t rows);
 
 // Embeds every row in 2-D with Barnes-Hut t-SNE (squared L2 input distances,
 // random Gaussian start from the seed, early exaggeration, momentum and
-// per-coordinate gains). All rows are fitted together. `vectors` contains rows
-// * dimension floats. The same input and options give bit-identical points on the
+// per-coordinate gains). All rows are fitted together. `vectors` contains
+// rows * dimension floats. The same input and options give bit-identical points on the
 // same build, whatever the thread count. explained_variance is NaN, because
 // t-SNE axes carry no variance. Cost: O(rows^2 * dimension) for the neighbours
 // plus O(iterations * rows * log rows). Throws Error(kInvalidArgument) for fewer
