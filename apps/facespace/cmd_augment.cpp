@@ -1,7 +1,4 @@
 // facespace augment and facespace recipe: synthetic samples from recipes.
-#include <unistd.h>
-
-#include <chrono>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -11,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "progress.h"
 #include "facespace/embedding.h"
 #include "facespace/error.h"
 #include "facespace/pipeline.h"
@@ -21,36 +19,6 @@ namespace facespace::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-// A redrawn progress bar on stderr when it is a terminal; nothing otherwise
-// (the summary on stdout then is the only output).
-class SourceProgress {
- public:
-  explicit SourceProgress(bool quiet)
-      : terminal_(!quiet && ::isatty(STDERR_FILENO) == 1), start_(Clock::now()) {}
-
-  void Update(std::int64_t done, std::int64_t total) {
-    if (!terminal_) return;
-    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-    const double rate = seconds > 0 ? done / seconds : 0;
-    const long left = rate > 0 ? static_cast<long>((total - done) / rate + 0.5) : 0;
-    constexpr int kWidth = 30;
-    const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : kWidth;
-    std::cerr << fmt::format("\raugment [{}{}] {}/{} source faces  {:.1f}/s  {}:{:02} left ",
-                             std::string(filled, '#'), std::string(kWidth - filled, '.'), done,
-                             total, rate, left / 60, left % 60)
-              << std::flush;
-  }
-
-  void Finish() {
-    if (terminal_) std::cerr << "\n";
-  }
-
- private:
-  bool terminal_;
-  Clock::time_point start_;
-};
 
 // Whether the store's last ingest embedded fallback boxes, so transformed
 // images of such faces may fall back the same way.
@@ -103,12 +71,12 @@ void RunAugment(const AugmentArgs& args, CommandContext& context) {
   pipeline_options.detect.fallback_box = IngestUsedFallbackBox(store);
   const Pipeline pipeline(model, options.synthesis.landmark_model, pipeline_options);
 
-  SourceProgress progress(context.quiet);
+  ProgressBar progress("augment", "source faces", context.quiet);
   options.on_progress = [&progress](std::int64_t done, std::int64_t total) {
     progress.Update(done, total);
   };
   const AugmentSummary summary = Augment(store, pipeline, options);
-  progress.Finish();
+  progress.Finish("");
 
   const SynthesisTimings& time = summary.timings;
   std::cout << fmt::format(

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "progress.h"
 #include "facespace/distance.h"
 #include "facespace/embedding.h"
 #include "facespace/error.h"
@@ -85,7 +86,7 @@ SetScore ScoreSet(const LfwPairSet& set, const std::vector<ScoredPair>& scored,
     score.source = ThresholdSource::kDefault;
     score.threshold = DefaultThreshold(metric);
     score.accuracy = AccuracyAtThreshold(scored, score.threshold);
-    score.protocol = "default threshold (no --train file given)";
+    score.protocol = "the default threshold, since no --train file was given";
   }
   score.counts = CountDecisions(scored, score.threshold);
   return score;
@@ -246,13 +247,12 @@ void RunLfw(const LfwArgs& args, CommandContext& context) {
   std::vector<LfwPair> all_pairs = set.pairs;
   if (train) all_pairs.insert(all_pairs.end(), train->pairs.begin(), train->pairs.end());
   const std::vector<LfwImage> images = DistinctImages(all_pairs);
+  ProgressBar progress("embed", "images", context.quiet);
   const LfwEmbeddingSet embeddings =
       EmbedLfwImages(pipeline, images, args.images, [&](std::size_t done, std::size_t total) {
-        if (!context.quiet && (done % 100 == 0 || done == total)) {
-          std::cerr << fmt::format("\rembedded {} of {} images", done, total) << (done == total ? "\n" : "")
-                    << std::flush;
-        }
+        progress.Update(static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
       });
+  progress.Finish(fmt::format("{} distinct images in {}", images.size(), FormatDuration(progress.Seconds())));
 
   const std::vector<ScoredPair> scored = ScorePairs(set.pairs, embeddings, metric);
   std::optional<std::vector<ScoredPair>> train_scored;

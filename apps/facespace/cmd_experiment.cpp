@@ -6,8 +6,6 @@
 // Unlabelled photos (--photos, and the default input) are first cut into one
 // picture per face, grouped into identities by Chinese whispers clustering, and
 // then go through the same path as a dataset folder.
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -30,6 +28,7 @@
 
 #include "commands.h"
 #include "experiment_pictures.h"
+#include "progress.h"
 #include "facespace/analysis.h"
 #include "facespace/compare.h"
 #include "facespace/embedding.h"
@@ -76,9 +75,7 @@ struct ExperimentArgs {
 // bar while it runs when stderr is a terminal. Also records each stage's time.
 class StageProgress {
  public:
-  StageProgress(int stages, bool quiet) : stages_(stages), quiet_(quiet) {
-    terminal_ = !quiet && ::isatty(STDERR_FILENO) == 1;
-  }
+  StageProgress(int stages, bool quiet) : stages_(stages), quiet_(quiet), terminal_(ProgressOnTerminal(quiet)) {}
 
   void Begin(const std::string& name) {
     ++index_;
@@ -89,10 +86,8 @@ class StageProgress {
 
   void Update(std::int64_t done, std::int64_t total, std::string_view unit) {
     if (!terminal_ || total <= 0) return;
-    constexpr int kWidth = 28;
-    const int filled = static_cast<int>(kWidth * std::min(done, total) / total);
-    std::cerr << fmt::format("\r[{}/{}] {} [{}{}] {}/{} {}   ", index_, stages_, name_, std::string(filled, '#'),
-                             std::string(kWidth - filled, '.'), done, total, unit)
+    std::cerr << fmt::format("\r[{}/{}] {} {} {}/{} {}   ", index_, stages_, name_, FormatBar(done, total, 28), done,
+                             total, unit)
               << std::flush;
   }
 
@@ -109,7 +104,7 @@ class StageProgress {
  private:
   int stages_;
   bool quiet_;
-  bool terminal_ = false;
+  bool terminal_;
   int index_ = 0;
   std::string name_;
   Clock::time_point start_;

@@ -1,7 +1,4 @@
 // facespace ingest, holdout, search and store info|check|remove|export.
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -14,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "progress.h"
 #include "facespace/distance.h"
 #include "facespace/embedding.h"
 #include "facespace/error.h"
@@ -25,7 +23,6 @@ namespace facespace::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 // Options of the commands that embed images (ingest, search).
 struct EmbedOptions {
@@ -66,48 +63,6 @@ OpenOptions ReaderFor(const Pipeline& pipeline) {
   return options;
 }
 
-std::string FormatDuration(double seconds) {
-  const long total = static_cast<long>(seconds + 0.5);
-  if (total >= 3600) return fmt::format("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60);
-  return fmt::format("{}:{:02}", total / 60, total % 60);
-}
-
-// A progress line on stderr: a redrawn bar on a terminal, otherwise nothing
-// until Finish prints one summary line.
-class Progress {
- public:
-  Progress(std::string stage, bool quiet) : stage_(std::move(stage)), start_(Clock::now()) {
-    enabled_ = !quiet;
-    terminal_ = enabled_ && ::isatty(STDERR_FILENO) == 1;
-  }
-
-  void Update(std::int64_t done, std::int64_t total) {
-    if (!terminal_) return;
-    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-    const double rate = seconds > 0 ? done / seconds : 0;
-    const double left = rate > 0 ? (total - done) / rate : 0;
-    constexpr int kWidth = 30;
-    const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : kWidth;
-    std::cerr << fmt::format("\r{} [{}{}] {}/{} images  {:.1f} images/s  {} left ", stage_, std::string(filled, '#'),
-                             std::string(kWidth - filled, '.'), done, total, rate, FormatDuration(left))
-              << std::flush;
-  }
-
-  void Finish(const std::string& summary) {
-    if (!enabled_) return;
-    if (terminal_) std::cerr << "\n";
-    std::cerr << stage_ << ": " << summary << "\n";
-  }
-
-  double Seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-
- private:
-  std::string stage_;
-  Clock::time_point start_;
-  bool enabled_ = true;
-  bool terminal_ = false;
-};
-
 std::string ScanSummary(const DatasetScan& scan) {
   return fmt::format(
       "{} images of {} identities; skipped {} hidden, {} non-image, {} loose in the root, {} empty folders, "
@@ -135,7 +90,7 @@ void RunIngest(const IngestArgs& args, CommandContext& context) {
   if (!args.people.empty()) scan_options.people = ReadPeopleFile(args.people);
   if (!args.exclude.empty()) scan_options.exclude = ReadHoldoutFile(args.exclude);
 
-  Progress scan_progress("scan", context.quiet);
+  ProgressBar scan_progress("scan", "images", context.quiet);
   const DatasetScan scan = ScanDataset(args.dataset, scan_options);
   scan_progress.Finish(ScanSummary(scan));
 
@@ -147,7 +102,7 @@ void RunIngest(const IngestArgs& args, CommandContext& context) {
   config.index.metric = ParseMetric(args.metric);
   Store store = Store::OpenOrCreate(args.store, config);
 
-  Progress progress("ingest", context.quiet);
+  ProgressBar progress("ingest", "images", context.quiet);
   IngestOptions options;
   options.batch_size = args.batch;
   options.on_progress = [&progress](std::int64_t done, std::int64_t total) { progress.Update(done, total); };
@@ -306,7 +261,7 @@ void RunSearch(const SearchArgs& args, CommandContext& context) {
   std::int64_t answered = 0;
   std::int64_t rank1_correct = 0;
   std::int64_t decided_correct = 0;
-  Progress progress("search", context.quiet || truth.empty());
+  ProgressBar progress("search", "images", context.quiet || truth.empty());
   constexpr std::size_t kBatch = 64;
   for (std::size_t begin = 0; begin < files.size(); begin += kBatch) {
     const std::size_t end = std::min(files.size(), begin + kBatch);

@@ -177,6 +177,22 @@ TEST(IngestCli, HoldoutSearchFindsIdentities) {
   }
 }
 
+TEST(IngestCli, ProgressToFileIsSummaryLines) {
+  REQUIRE_PROGRAM_AND_DATA();
+  TempDir dir;
+  const fs::path dataset = dir.path() / "dataset";
+  CopyLfwSubset(dataset, 2, 1);
+  const Output ingest = RunProgram(
+      {"ingest", dataset.string(), "--store", (dir.path() / "store").string(), "--fallback-box", "--jobs", "1"},
+      dir.path());
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+
+  // stderr is a file here, so no bar is drawn: only whole summary lines.
+  EXPECT_EQ(ingest.err.find('\r'), std::string::npos) << ingest.err;
+  EXPECT_NE(ingest.err.find("scan: 2 images of 2 identities"), std::string::npos) << ingest.err;
+  EXPECT_NE(ingest.err.find("ingest: 2 images embedded"), std::string::npos) << ingest.err;
+}
+
 TEST(IngestCli, SearchOnEmptyStoreSaysSo) {
   REQUIRE_PROGRAM_AND_DATA();
   TempDir dir;
