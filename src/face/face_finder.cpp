@@ -14,6 +14,7 @@
 #include <dlib/opencv/cv_image.h>
 
 #include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
 
 #include "facespace/error.h"
 #include "facespace/log.h"
@@ -62,16 +63,20 @@ struct FaceFinder::Detector {
   dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
 
   // Runs the detector on `rgb` doubled `upsample` times and returns boxes in
-  // the coordinates of `rgb`.
+  // the coordinates of `rgb`. The detector runs on the grey image, as in dlib's
+  // face detection example, so HOG takes one gradient per pixel instead of the
+  // strongest of three colour channels. That saves about a third of the time.
   std::vector<dlib::rect_detection> Detect(const cv::Mat& rgb, int upsample) {
     std::vector<dlib::rect_detection> detections;
+    cv::Mat grey;
+    cv::cvtColor(rgb, grey, cv::COLOR_RGB2GRAY);
     try {
       if (upsample == 0) {
-        detector(RgbView(rgb), detections);
+        detector(dlib::cv_image<unsigned char>(grey), detections);
         return detections;
       }
-      dlib::array2d<dlib::rgb_pixel> enlarged;
-      dlib::assign_image(enlarged, RgbView(rgb));
+      dlib::array2d<unsigned char> enlarged;
+      dlib::assign_image(enlarged, dlib::cv_image<unsigned char>(grey));
       for (int i = 0; i < upsample; ++i) dlib::pyramid_up(enlarged);
       detector(enlarged, detections);
     } catch (const dlib::error& error) {
