@@ -1,10 +1,14 @@
 // Benchmarks of the vector store; docs/benchmarks.md has the figures.
 //
 //   store_bench search [--sizes 10000,100000,1000000] [--queries 1000] [--seed 1] [--threads 1]
+//                      [--build-threads N] [--like STORE]
 //     Builds exact (Flat), HNSW32 and IVF indexes over synthetic 128-d vectors
 //     clustered like identities, and reports queries/s (one query per call),
 //     recall@10 against the exact index, and bytes per vector. --threads sets
-//     the OpenMP threads of building and searching (default 1).
+//     the OpenMP threads of searching (default 1) and --build-threads those of
+//     building (default: as --threads). --like fits the spread of identity
+//     centres and of samples around them to the real samples of STORE;
+//     without it both spreads are isotropic.
 //   store_bench ingest --lfw DIR [--pipeline-images 200]
 //     Times the store's share of ingesting every image under DIR: hashing,
 //     lookups, inserts and commits with precomputed (synthetic) embeddings,
@@ -19,12 +23,14 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <opencv2/core.hpp>
 
 #include "facespace/embedding.h"
 #include "facespace/error.h"
@@ -44,30 +50,167 @@ constexpr int kRecallK = 10;
 
 double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Vectors clustered like face embeddings: identity centres about 1.0 apart
-// (plain L2) and samples about 0.4 from each other within an identity, the
-// scale of dlib's ResNet embeddings.
+// The spread of the synthetic vectors. Each identity has a centre and
+// kSamplesPerIdentity samples around it: centre = mean + centre_map * z and
+// sample = centre + sample_map * z, with z standard normal. Empty maps mean the
+// isotropic spreads of MakeData.
+struct DataShape {
+  std::string description;
+  cv::Mat mean;        // 1 x kDimension, CV_32F
+  cv::Mat centre_map;  // kDimension x kDimension, CV_32F
+  cv::Mat sample_map;
+};
+
 struct ClusteredData {
-  std::vector<float> centres;
   std::vector<float> base;
   std::vector<float> queries;
 };
 
-ClusteredData MakeData(std::size_t count, std::size_t query_count, std::uint64_t seed) {
+// Returns the participation ratio (sum of eigenvalues)^2 / (sum of squares):
+// the number of equally strong directions that would give the same spread.
+double EffectiveDimensions(const cv::Mat& eigenvalues) {
+  double sum = 0;
+  double squares = 0;
+  for (int i = 0; i < eigenvalues.rows; ++i) {
+    sum += eigenvalues.at<double>(i);
+    squares += eigenvalues.at<double>(i) * eigenvalues.at<double>(i);
+  }
+  return squares > 0 ? sum * sum / squares : 0;
+}
+
+// Returns V * diag(sqrt(max(eigenvalue, 0))) for a symmetric covariance, so
+// that map * z has that covariance, and sets `eigenvalues`.
+cv::Mat CovarianceMap(const cv::Mat& covariance, cv::Mat& eigenvalues) {
+  cv::Mat vectors;
+  cv::eigen(covariance, eigenvalues, vectors);
+  eigenvalues = cv::max(eigenvalues, 0.0);
+  cv::Mat map = vectors.t();
+  for (int j = 0; j < map.cols; ++j) map.col(j) *= std::sqrt(eigenvalues.at<double>(j));
+  cv::Mat map32;
+  map.convertTo(map32, CV_32F);
+  return map32;
+}
+
+// Fits DataShape to the real samples of the store at `directory`: the pooled
+// covariance of samples around their identity's mean, and the covariance of
+// the identity means less the part that sampling noise adds to a mean.
+// Identities with one sample are left out.
+DataShape ShapeOfStore(const std::filesystem::path& directory) {
+  const Store store = Store::Open(directory);
+  if (store.config().dimension != kDimension) {
+    throw Error(ErrorCategory::kMismatch, fmt::format("{}: the store's embeddings have {} dimensions, expected {}",
+                                                      directory.string(), store.config().dimension, kDimension));
+  }
+  SampleFilter filter;
+  filter.kind = SampleKind::kReal;
+  std::map<IdentityId, std::vector<const Sample*>> groups;
+  const std::vector<Sample> samples = store.ListSamples(filter);
+  for (const Sample& sample : samples) groups[sample.identity_id].push_back(&sample);
+
+  cv::Mat within = cv::Mat::zeros(kDimension, kDimension, CV_64F);
+  cv::Mat means(0, kDimension, CV_64F);
+  double noise_share = 0;  // sum over identities of 1 / (samples of the identity)
+  std::size_t used = 0;
+  for (const auto& [identity, members] : groups) {
+    if (members.size() < 2) continue;
+    cv::Mat rows(static_cast<int>(members.size()), kDimension, CV_64F);
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      for (int d = 0; d < kDimension; ++d) rows.at<double>(static_cast<int>(i), d) = members[i]->embedding[d];
+    }
+    cv::Mat mean;
+    cv::reduce(rows, mean, 0, cv::REDUCE_AVG);
+    const cv::Mat centred = rows - cv::repeat(mean, rows.rows, 1);
+    within += centred.t() * centred;
+    means.push_back(mean);
+    noise_share += 1.0 / members.size();
+    used += members.size();
+  }
+  const int identities = means.rows;
+  if (identities < 2 || used <= static_cast<std::size_t>(identities)) {
+    throw Error(ErrorCategory::kInvalidArgument,
+                fmt::format("{}: --like needs at least two identities with two or more real samples each",
+                            directory.string()));
+  }
+  within /= static_cast<double>(used - identities);
+
+  cv::Mat between;
+  cv::Mat grand_mean;
+  cv::calcCovarMatrix(means, between, grand_mean, cv::COVAR_NORMAL | cv::COVAR_ROWS | cv::COVAR_SCALE);
+  between *= static_cast<double>(identities) / (identities - 1);
+  between -= within * (noise_share / identities);
+
+  DataShape shape;
+  cv::Mat within_eigenvalues;
+  cv::Mat between_eigenvalues;
+  shape.sample_map = CovarianceMap(within, within_eigenvalues);
+  shape.centre_map = CovarianceMap(between, between_eigenvalues);
+  grand_mean.convertTo(shape.mean, CV_32F);
+  shape.description = fmt::format(
+      "fitted to {} real samples of {} identities in {}: samples {:.3f} apart within an identity and centres "
+      "{:.3f} apart (root mean square, plain L2); effective dimensions {:.1f} within, {:.1f} between",
+      used, identities, directory.string(), std::sqrt(2 * cv::sum(within_eigenvalues)[0]),
+      std::sqrt(2 * cv::sum(between_eigenvalues)[0]), EffectiveDimensions(within_eigenvalues),
+      EffectiveDimensions(between_eigenvalues));
+  return shape;
+}
+
+// Returns `count` base vectors, kSamplesPerIdentity per identity, and
+// `query_count` queries, each a new sample of a random identity.
+ClusteredData MakeData(std::size_t count, std::size_t query_count, std::uint64_t seed, const DataShape& shape) {
   std::mt19937_64 generator(seed);
-  std::normal_distribution<float> centre_noise(0.0f, 0.0625f);
-  std::normal_distribution<float> sample_noise(0.0f, 0.025f);
-  ClusteredData data;
   const std::size_t identities = std::max<std::size_t>(1, count / kSamplesPerIdentity);
-  data.centres.resize(identities * kDimension);
-  for (float& value : data.centres) value = centre_noise(generator);
-  const auto sample = [&](std::vector<float>& out, std::size_t identity) {
-    for (int d = 0; d < kDimension; ++d) out.push_back(data.centres[identity * kDimension + d] + sample_noise(generator));
-  };
+  ClusteredData data;
   data.base.reserve(count * kDimension);
-  for (std::size_t i = 0; i < count; ++i) sample(data.base, i % identities);
   std::uniform_int_distribution<std::size_t> pick(0, identities - 1);
-  for (std::size_t i = 0; i < query_count; ++i) sample(data.queries, pick(generator));
+
+  if (shape.centre_map.empty()) {
+    // Isotropic: identity centres about 1.0 apart (plain L2) and samples about
+    // 0.4 from each other within an identity. Samples of one LFW identity under
+    // dlib's ResNet lie about as far apart, but LFW's identity means lie closer.
+    std::normal_distribution<float> centre_noise(0.0f, 0.0625f);
+    std::normal_distribution<float> sample_noise(0.0f, 0.025f);
+    std::vector<float> centres(identities * kDimension);
+    for (float& value : centres) value = centre_noise(generator);
+    const auto sample = [&](std::vector<float>& out, std::size_t identity) {
+      for (int d = 0; d < kDimension; ++d) out.push_back(centres[identity * kDimension + d] + sample_noise(generator));
+    };
+    for (std::size_t i = 0; i < count; ++i) sample(data.base, i % identities);
+    for (std::size_t i = 0; i < query_count; ++i) sample(data.queries, pick(generator));
+    return data;
+  }
+
+  // Rows of standard normal noise times a map's transpose give rows with the
+  // map's covariance.
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const auto spread = [&](std::size_t rows, const cv::Mat& map) {
+    cv::Mat noise(static_cast<int>(rows), kDimension, CV_32F);
+    for (int r = 0; r < noise.rows; ++r) {
+      for (int d = 0; d < kDimension; ++d) noise.at<float>(r, d) = normal(generator);
+    }
+    cv::Mat out;
+    cv::gemm(noise, map, 1.0, cv::noArray(), 0.0, out, cv::GEMM_2_T);
+    return out;
+  };
+  cv::Mat centres = spread(identities, shape.centre_map);
+  centres += cv::repeat(shape.mean, centres.rows, 1);
+  const auto append = [&](std::vector<float>& out, const std::vector<std::size_t>& owners) {
+    constexpr std::size_t kBlock = 65536;
+    for (std::size_t begin = 0; begin < owners.size(); begin += kBlock) {
+      const std::size_t end = std::min(owners.size(), begin + kBlock);
+      const cv::Mat offsets = spread(end - begin, shape.sample_map);
+      for (std::size_t i = begin; i < end; ++i) {
+        const float* centre = centres.ptr<float>(static_cast<int>(owners[i]));
+        const float* offset = offsets.ptr<float>(static_cast<int>(i - begin));
+        for (int d = 0; d < kDimension; ++d) out.push_back(centre[d] + offset[d]);
+      }
+    }
+  };
+  std::vector<std::size_t> owners(count);
+  for (std::size_t i = 0; i < count; ++i) owners[i] = i % identities;
+  append(data.base, owners);
+  owners.resize(query_count);
+  for (std::size_t& owner : owners) owner = pick(generator);
+  append(data.queries, owners);
   return data;
 }
 
@@ -78,7 +221,12 @@ struct Measured {
   double bytes_per_vector = 0;
 };
 
+// Threads that build the indexes and threads that search them, both set by main().
+int build_threads = 1;
+int search_threads = 1;
+
 VectorIndex Build(const IndexSpec& spec, const std::vector<float>& base, double& seconds) {
+  omp_set_num_threads(build_threads);
   const Clock::time_point start = Clock::now();
   VectorIndex index(kDimension, spec);
   const std::size_t count = base.size() / kDimension;
@@ -86,6 +234,7 @@ VectorIndex Build(const IndexSpec& spec, const std::vector<float>& base, double&
   for (std::size_t i = 0; i < count; ++i) ids[i] = static_cast<SampleId>(i);
   index.Add(ids, base);
   seconds = Seconds(start);
+  omp_set_num_threads(search_threads);
   return index;
 }
 
@@ -118,14 +267,16 @@ void PrintRow(std::size_t count, const std::string& name, const Measured& m, dou
                            m.bytes_per_vector);
 }
 
-int RunSearch(const std::vector<std::size_t>& sizes, std::size_t query_count, std::uint64_t seed) {
+int RunSearch(const std::vector<std::size_t>& sizes, std::size_t query_count, std::uint64_t seed,
+              const DataShape& shape) {
   std::cout << fmt::format("search benchmark: {}-d clustered vectors ({} per identity), {} queries, seed {}, "
-                           "one thread, one query per call for queries/s\n",
-                           kDimension, kSamplesPerIdentity, query_count, seed);
+                           "{} build thread(s), {} search thread(s), one query per call for queries/s\n",
+                           kDimension, kSamplesPerIdentity, query_count, seed, build_threads, search_threads);
+  std::cout << "data: " << shape.description << "\n";
   std::cout << fmt::format("{:>8} {:<28} {:>9} {:>10} {:>9} {:>8} {:>8}\n", "vectors", "index", "build s",
                            "queries/s", "vs exact", "recall10", "B/vector");
   for (const std::size_t count : sizes) {
-    const ClusteredData data = MakeData(count, query_count, seed);
+    const ClusteredData data = MakeData(count, query_count, seed, shape);
     Measured exact;
     const VectorIndex flat = Build(IndexSpec{}, data.base, exact.build_seconds);
     const auto truth = flat.SearchBatch(data.queries, kRecallK);
@@ -264,9 +415,15 @@ int main(int argc, char** argv) {
   };
   try {
     if (!args.empty() && args[0] == "search") {
-      omp_set_num_threads(std::stoi(option("--threads", "1")));
+      search_threads = std::stoi(option("--threads", "1"));
+      build_threads = std::stoi(option("--build-threads", std::to_string(search_threads)));
+      omp_set_num_threads(search_threads);
+      DataShape shape;
+      shape.description = "isotropic: samples about 0.4 apart within an identity, centres about 1.0 apart (plain L2)";
+      const std::string like = option("--like", "");
+      if (!like.empty()) shape = ShapeOfStore(like);
       return RunSearch(ParseSizes(option("--sizes", "10000,100000,1000000")), std::stoul(option("--queries", "1000")),
-                       std::stoull(option("--seed", "1")));
+                       std::stoull(option("--seed", "1")), shape);
     }
     if (!args.empty() && args[0] == "ingest") {
       const std::string lfw = option("--lfw", "");
@@ -277,7 +434,8 @@ int main(int argc, char** argv) {
     std::cerr << "store_bench: error: " << error.what() << "\n";
     return 1;
   }
-  std::cerr << "usage: store_bench search [--sizes N,N,...] [--queries Q] [--seed S]\n"
+  std::cerr << "usage: store_bench search [--sizes N,N,...] [--queries Q] [--seed S] [--threads T] "
+               "[--build-threads T] [--like STORE]\n"
                "       store_bench ingest --lfw DIR [--pipeline-images N]\n";
   return 2;
 }
