@@ -126,7 +126,7 @@ DataShape ShapeOfStore(const std::filesystem::path& directory) {
     used += members.size();
   }
   const int identities = means.rows;
-  if (identities < 2 || used <= static_cast<std::size_t>(identities)) {
+  if (identities < 2) {
     throw Error(ErrorCategory::kInvalidArgument,
                 fmt::format("{}: --like needs at least two identities with two or more real samples each",
                             directory.string()));
