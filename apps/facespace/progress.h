@@ -1,6 +1,6 @@
 // Progress output of the long-running subcommands, all on stderr so stdout
-// keeps only results: a bar redrawn in place while stderr is a terminal, and
-// one summary line per stage whether or not it is one.
+// keeps only results. A bar is redrawn in place while stderr is a terminal, and
+// each stage ends with one summary line in either case.
 #ifndef FACESPACE_APPS_PROGRESS_H_
 #define FACESPACE_APPS_PROGRESS_H_
 
