@@ -9,7 +9,11 @@
 // the machine's single-precision GEMM rate, against which the embedding
 // stage's GFLOP/s is reported.
 //
-// Usage: pipeline_bench [--images DIR] [--count N] [--upsample N]
+// The two end-to-end chains take turns for --rounds rounds over the same
+// images, so a change in machine load during the run reaches both, and the
+// median of the per-round ratios is reported.
+//
+// Usage: pipeline_bench [--images DIR] [--count N] [--rounds N] [--upsample N]
 //                       [--model FILE] [--landmarks FILE]
 #include <algorithm>
 #include <chrono>
@@ -48,6 +52,7 @@ constexpr double kGflopPerFace = 0.5416;
 struct Args {
   std::filesystem::path images;
   int count = 200;
+  int rounds = 3;
   int upsample = 1;
   std::filesystem::path model;
   std::filesystem::path landmarks;
@@ -71,6 +76,11 @@ Args ParseArgs(int argc, char** argv) {
       args.images = value;
     } else if (flag == "--count") {
       args.count = std::stoi(value);
+    } else if (flag == "--rounds") {
+      args.rounds = std::stoi(value);
+      if (args.rounds < 1) {
+        throw facespace::Error(facespace::ErrorCategory::kInvalidArgument, "--rounds: must be at least 1");
+      }
     } else if (flag == "--upsample") {
       args.upsample = std::stoi(value);
     } else if (flag == "--model") {
@@ -79,7 +89,7 @@ Args ParseArgs(int argc, char** argv) {
       args.landmarks = value;
     } else {
       throw facespace::Error(facespace::ErrorCategory::kInvalidArgument,
-                             flag + ": unknown option (known: --images --count --upsample --model --landmarks)");
+                             flag + ": unknown option (known: --images --count --rounds --upsample --model --landmarks)");
     }
   }
   return args;
@@ -161,6 +171,12 @@ class DlibBaseline {
   facespace::embed::ResNet net_;
 };
 
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
 // Returns the single-precision GEMM rate in GFLOP/s on square matrices of
 // size 1024, with OpenBLAS using its current thread count.
 double MeasureGemmGflops() {
@@ -189,25 +205,40 @@ int Run(const Args& args) {
   std::cout << fmt::format("pipeline_bench: {} LFW images from {}, upsample {}, {} cores, OpenBLAS {} threads\n",
                            files.size(), args.images.string(), args.upsample, cores, blas_threads);
 
-  // Baseline, end to end: one image at a time on one thread.
-  openblas_set_num_threads(1);
   DlibBaseline baseline(args);
-  baseline.ProcessFile(files.front());  // warm-up: first-call allocations
-  std::vector<Embedding> baseline_embeddings;
-  auto start = Clock::now();
-  for (const auto& file : files) baseline_embeddings.push_back(baseline.ProcessFile(file));
-  const double baseline_seconds = Seconds(start);
-  openblas_set_num_threads(blas_threads);
-
-  // Candidate, end to end: the Pipeline with all cores.
   facespace::PipelineOptions options;
   options.detect.upsample = args.upsample;
   options.detect.fallback_box = true;
   const facespace::Pipeline pipeline(args.model, args.landmarks, options);
-  pipeline.ProcessFiles(std::span(files).first(1));  // warm-up
-  start = Clock::now();
-  const std::vector<facespace::ImageResult> results = pipeline.ProcessFiles(files);
-  const double pipeline_seconds = Seconds(start);
+
+  // Warm-up: first-call allocations of both chains.
+  openblas_set_num_threads(1);
+  baseline.ProcessFile(files.front());
+  openblas_set_num_threads(blas_threads);
+  pipeline.ProcessFiles(std::span(files).first(1));
+
+  // End to end. The baseline runs one image at a time on one thread, with
+  // OpenBLAS on one thread too; the Pipeline uses every core.
+  std::vector<Embedding> baseline_embeddings;
+  std::vector<facespace::ImageResult> results;
+  std::vector<double> baseline_rates;
+  std::vector<double> pipeline_rates;
+  std::vector<double> ratios;
+  for (int round = 0; round < args.rounds; ++round) {
+    openblas_set_num_threads(1);
+    baseline_embeddings.clear();
+    auto start = Clock::now();
+    for (const auto& file : files) baseline_embeddings.push_back(baseline.ProcessFile(file));
+    baseline_rates.push_back(files.size() / Seconds(start));
+    openblas_set_num_threads(blas_threads);
+
+    start = Clock::now();
+    results = pipeline.ProcessFiles(files);
+    pipeline_rates.push_back(files.size() / Seconds(start));
+    ratios.push_back(pipeline_rates.back() / baseline_rates.back());
+    std::cout << fmt::format("round {}: baseline {:6.2f} images/s, Pipeline {:6.2f} images/s, ratio {:.2f}x\n",
+                             round + 1, baseline_rates.back(), pipeline_rates.back(), ratios.back());
+  }
 
   std::vector<cv::Mat> chips;
   double max_difference = 0;
@@ -222,7 +253,7 @@ int Run(const Args& args) {
 
   // Embedding alone, on the pipeline's chips.
   openblas_set_num_threads(1);
-  start = Clock::now();
+  auto start = Clock::now();
   for (const cv::Mat& chip : chips) baseline.EmbedChip(chip);
   const double baseline_embed_seconds = Seconds(start);
   openblas_set_num_threads(blas_threads);
@@ -232,14 +263,16 @@ int Run(const Args& args) {
 
   const double gemm_gflops = MeasureGemmGflops();
 
-  const double baseline_rate = files.size() / baseline_seconds;
-  const double pipeline_rate = files.size() / pipeline_seconds;
+  const double baseline_rate = Median(baseline_rates);
+  const double pipeline_rate = Median(pipeline_rates);
   const double baseline_faces = chips.size() / baseline_embed_seconds;
   const double pipeline_faces = chips.size() / pipeline_embed_seconds;
   const double embed_gflops = pipeline_faces * kGflopPerFace;
-  std::cout << fmt::format("end to end, baseline (dlib, 1 thread): {:8.2f} images/s\n", baseline_rate)
-            << fmt::format("end to end, Pipeline ({} threads):    {:8.2f} images/s  ratio {:.2f}x\n", cores,
-                           pipeline_rate, pipeline_rate / baseline_rate)
+  std::cout << fmt::format("end to end, median of {} rounds:\n", args.rounds)
+            << fmt::format("end to end, baseline (dlib, 1 thread): {:8.2f} images/s\n", baseline_rate)
+            << fmt::format("end to end, Pipeline ({} threads):    {:8.2f} images/s  ratio {:.2f}x (median of the "
+                           "per-round ratios)\n",
+                           cores, pipeline_rate, Median(ratios))
             << fmt::format("embedding, baseline (1 chip, 1 thread): {:6.2f} faces/s\n", baseline_faces)
             << fmt::format("embedding, FaceEmbedder (batched):     {:6.2f} faces/s  ratio {:.2f}x\n",
                            pipeline_faces, pipeline_faces / baseline_faces)
