@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
     const facespace::FaceEmbedder embedder(model);
     std::printf("%-8s %-6s %10s %10s %12s %12s\n", "threads", "batch", "faces/s", "GFLOP/s", "of machine", "x baseline");
     for (int threads : {1, cores}) {
-      for (std::size_t batch : {1, 4, 16, 32}) {
+      for (std::size_t batch : {1, 2, 4, 8, 16, 32}) {
         const double rate = EmbedRate(embedder, chips, threads, batch);
         const double gflops = rate * kFlopsPerFace / 1e9;
         std::printf("%-8d %-6zu %10.1f %10.1f %11.0f%% %12.2f\n", threads, batch, rate, gflops,
