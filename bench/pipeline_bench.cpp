@@ -10,8 +10,8 @@
 // stage's GFLOP/s is reported.
 //
 // The two end-to-end chains take turns for --rounds rounds over the same
-// images, so a change in machine load during the run reaches both, and the
-// median of the per-round ratios is reported.
+// images, so a change in machine load during the run reaches both. The
+// program reports the median of the per-round ratios.
 //
 // Usage: pipeline_bench [--images DIR] [--count N] [--rounds N] [--upsample N]
 //                       [--model FILE] [--landmarks FILE]
@@ -79,7 +79,8 @@ Args ParseArgs(int argc, char** argv) {
     } else if (flag == "--rounds") {
       args.rounds = std::stoi(value);
       if (args.rounds < 1) {
-        throw facespace::Error(facespace::ErrorCategory::kInvalidArgument, "--rounds: must be at least 1");
+        throw facespace::Error(facespace::ErrorCategory::kInvalidArgument,
+                               "--rounds " + value + ": must be at least 1");
       }
     } else if (flag == "--upsample") {
       args.upsample = std::stoi(value);
@@ -218,7 +219,7 @@ int Run(const Args& args) {
   pipeline.ProcessFiles(std::span(files).first(1));
 
   // End to end. The baseline runs one image at a time on one thread, with
-  // OpenBLAS on one thread too; the Pipeline uses every core.
+  // OpenBLAS on one thread too. The Pipeline uses every core.
   std::vector<Embedding> baseline_embeddings;
   std::vector<facespace::ImageResult> results;
   std::vector<double> baseline_rates;

@@ -21,7 +21,7 @@ namespace {
 
 // Chips go through the network this many at a time by default. In
 // bench/embed_bench on a 2-core AVX2 machine, batches of 2 to 4 ran 10 to 20%
-// faster than 16 on one and on two threads, probably because a smaller
+// faster than 16, on one thread and on two. The likely cause is that a small
 // batch's activations and im2col buffer stay in cache.
 constexpr std::size_t kBatchSize = 4;
 
