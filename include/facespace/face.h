@@ -2,7 +2,9 @@
 //
 // dlib's HOG frontal detector finds faces, the 68-point shape predictor from
 // libdlib-data places landmarks, and dlib's face-chip geometry cuts a 150x150
-// aligned chip with padding 0.25, the input the embedding model expects.
+// aligned chip with padding 0.25, the input the embedding model expects. The
+// detector and the shape predictor run through faster code that returns
+// dlib's boxes, scores and landmarks bit for bit.
 #ifndef FACESPACE_FACE_H_
 #define FACESPACE_FACE_H_
 

@@ -1,10 +1,14 @@
 // FaceFinder: dlib's HOG frontal face detector, the 68-point shape predictor
 // and dlib's face-chip alignment, over OpenCV RGB images wrapped without a copy.
+// The detector's resizing and HOG features and the shape predictor run through
+// faster code of ours (grey_pyramid.h, grey_hog.h, landmark_predictor.h) that
+// gives dlib's results bit for bit.
 #include "facespace/face.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -16,6 +20,9 @@
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
 
+#include "face/grey_hog.h"
+#include "face/grey_pyramid.h"
+#include "face/landmark_predictor.h"
 #include "facespace/error.h"
 #include "facespace/log.h"
 
@@ -56,11 +63,11 @@ void CheckOptions(const DetectOptions& options) {
 
 struct FaceFinder::Models {
   std::filesystem::path path;
-  dlib::shape_predictor predictor;
+  face::LandmarkPredictor predictor;
 };
 
 struct FaceFinder::Detector {
-  dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
+  face::GreyFaceDetector detector = face::MakeGreyFaceDetector();
 
   // Runs the detector on `grey` doubled `upsample` times and returns boxes in
   // the coordinates of `grey`.
@@ -73,7 +80,7 @@ struct FaceFinder::Detector {
       }
       dlib::array2d<unsigned char> enlarged;
       dlib::assign_image(enlarged, dlib::cv_image<unsigned char>(grey));
-      for (int i = 0; i < upsample; ++i) dlib::pyramid_up(enlarged);
+      for (int i = 0; i < upsample; ++i) face::PyramidUpGrey(enlarged);
       detector(enlarged, detections);
     } catch (const dlib::error& error) {
       throw Error(ErrorCategory::kInternal, std::string("face detection failed: ") + error.what());
@@ -106,7 +113,11 @@ FaceFinder::FaceFinder(const std::filesystem::path& landmark_model) : detector_(
   auto models = std::make_shared<Models>();
   models->path = landmark_model;
   try {
-    dlib::deserialize(landmark_model.string()) >> models->predictor;
+    std::ifstream in(landmark_model, std::ios::binary);
+    if (!in) {
+      throw Error(ErrorCategory::kIo, landmark_model.string() + ": failed to open the landmark model");
+    }
+    models->predictor = face::LandmarkPredictor::Read(in);
   } catch (const dlib::error& error) {
     throw Error(ErrorCategory::kCorrupt,
                 landmark_model.string() + ": not a dlib shape predictor file (" + error.what() + ")");
