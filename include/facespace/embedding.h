@@ -48,7 +48,7 @@ class FaceEmbedder {
 
   // Embeds `chips` (each kChipSize x kChipSize, CV_8UC3, RGB order) and returns
   // one Embedding per chip, in order. Chips run through the network
-  // `batch_size` at a time (0 = 16); up to `threads` threads (0 = all cores)
+  // `batch_size` at a time (0 = 4); up to `threads` threads (0 = all cores)
   // each take whole batches, and OpenBLAS gets the cores no worker uses.
   // Throws Error(kInvalidArgument) before any work if a chip has another size
   // or type. Thread-safe: concurrent calls use separate network buffers.

@@ -157,20 +157,24 @@ void FastResNet::RunConv(const Conv& conv, const Activation& input, Activation& 
       const int n = static_cast<int>(row / pixels);
       const int oy = static_cast<int>((row % pixels) / output.w);
       const int ox = static_cast<int>(row % output.w);
+      // The k input pixels under one kernel row are adjacent in NHWC, so each
+      // kernel row is one copy, with zeros where it hangs over the border.
+      const int ix_first = ox * conv.stride - conv.pad;
+      const int kx_begin = std::max(0, -ix_first);
+      const int kx_end = std::min(k, input.w - ix_first);
       float* column = columns_.data() + r * depth;
       for (int ky = 0; ky < k; ++ky) {
         const int iy = oy * conv.stride + ky - conv.pad;
-        for (int kx = 0; kx < k; ++kx) {
-          const int ix = ox * conv.stride + kx - conv.pad;
-          float* target = column + (static_cast<std::size_t>(ky) * k + kx) * span;
-          if (iy < 0 || iy >= input.h || ix < 0 || ix >= input.w) {
-            std::fill(target, target + span, 0.0f);
-          } else {
-            const float* source =
-                input.data.data() + ((static_cast<std::size_t>(n) * input.h + iy) * input.w + ix) * span;
-            std::memcpy(target, source, span * sizeof(float));
-          }
+        float* target = column + static_cast<std::size_t>(ky) * k * span;
+        if (iy < 0 || iy >= input.h || kx_begin >= kx_end) {
+          std::fill(target, target + k * span, 0.0f);
+          continue;
         }
+        std::fill(target, target + kx_begin * span, 0.0f);
+        const float* source =
+            input.data.data() + ((static_cast<std::size_t>(n) * input.h + iy) * input.w + ix_first + kx_begin) * span;
+        std::memcpy(target + kx_begin * span, source, (kx_end - kx_begin) * span * sizeof(float));
+        std::fill(target + kx_end * span, target + k * span, 0.0f);
       }
     }
     float* result = output.data.data() + first * conv.out;
@@ -236,7 +240,7 @@ void FastResNet::ResidualDownUnit(std::size_t first_conv, Activation& x) {
 
 void FastResNet::Forward(const cv::Mat* chips, std::size_t count, Embedding* out) {
   if (count == 0) return;
-  Activation input;
+  Activation& input = input_;
   input.n = static_cast<int>(count);
   input.h = kChipSize;
   input.w = kChipSize;
@@ -254,11 +258,11 @@ void FastResNet::Forward(const cv::Mat* chips, std::size_t count, Embedding* out
     }
   }
 
-  Activation first;
+  Activation& first = first_;
   RunConv(convs_[0], input, first, true);
 
   // 3x3 max pool, stride 2, no padding.
-  Activation x;
+  Activation& x = trunk_;
   x.n = first.n;
   x.h = (first.h - 3) / 2 + 1;
   x.w = (first.w - 3) / 2 + 1;

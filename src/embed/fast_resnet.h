@@ -55,6 +55,10 @@ class FastResNet {
   std::vector<Conv> convs_;       // input to output order, as the table in tfjs_import.cpp
   std::vector<float> fc_;         // 256 x 128 row-major
   std::vector<float> columns_;    // im2col scratch
+  // Kept between calls so that batches of one size reuse their memory.
+  Activation input_;
+  Activation first_;
+  Activation trunk_;  // the activation that flows through the residual units
   Activation scratch_[3];
 };
 
