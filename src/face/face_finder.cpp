@@ -112,15 +112,19 @@ FaceFinder::FaceFinder(const std::filesystem::path& landmark_model) : detector_(
   }
   auto models = std::make_shared<Models>();
   models->path = landmark_model;
+  std::ifstream in(landmark_model, std::ios::binary);
+  if (!in) throw Error(ErrorCategory::kIo, landmark_model.string() + ": failed to open the landmark model");
   try {
-    std::ifstream in(landmark_model, std::ios::binary);
-    if (!in) {
-      throw Error(ErrorCategory::kIo, landmark_model.string() + ": failed to open the landmark model");
-    }
     models->predictor = face::LandmarkPredictor::Read(in);
   } catch (const dlib::error& error) {
     throw Error(ErrorCategory::kCorrupt,
                 landmark_model.string() + ": not a dlib shape predictor file (" + error.what() + ")");
+  } catch (const std::exception& error) {
+    // dlib sizes vectors from counts stored in the file, so a damaged count
+    // fails with std::length_error or std::bad_alloc.
+    throw Error(ErrorCategory::kCorrupt, landmark_model.string() +
+                                             ": not a dlib shape predictor file (a stored length is too large: " +
+                                             error.what() + ")");
   }
   if (models->predictor.num_parts() != kLandmarkCount) {
     throw Error(ErrorCategory::kMismatch,

@@ -164,7 +164,7 @@ void BlockPart(const BlockColumns& columns, const unsigned char* top, const unsi
     const __m256 tr = EightFloats(top_bytes, group.right);
     const __m256 bl = EightFloats(bottom_bytes, group.left);
     const __m256 br = EightFloats(bottom_bytes, group.right);
-#if defined(__FMA__)
+#if defined(__FMA__) && defined(__GNUC__) && !defined(__clang__)
     // GCC 12 with FMA contracts dlib's sum into one multiplication and three
     // fused multiply-adds in this order. Left to itself, it contracts this copy
     // in another order, and that changes the last bit of some sums.

@@ -13,6 +13,7 @@
 #define FACESPACE_SRC_FACE_GREY_PYRAMID_H_
 
 #include <cstddef>
+#include <type_traits>
 
 #include <dlib/image_processing/generic_image.h>
 #include <dlib/image_transforms/image_pyramid.h>
@@ -35,10 +36,16 @@ void ResizeGrey(const GreyView& in, unsigned char* out, long out_rows, long out_
 // size.
 template <typename In, typename Out>
 void ResizeGreyImage(const In& in, Out& out) {
-  const GreyView view{static_cast<const unsigned char*>(dlib::image_data(in)), dlib::num_rows(in),
-                      dlib::num_columns(in), static_cast<std::ptrdiff_t>(dlib::width_step(in))};
-  ResizeGrey(view, static_cast<unsigned char*>(dlib::image_data(out)), dlib::num_rows(out), dlib::num_columns(out),
-             static_cast<std::ptrdiff_t>(dlib::width_step(out)));
+  static_assert(std::is_same_v<typename dlib::image_traits<In>::pixel_type, unsigned char> &&
+                    std::is_same_v<typename dlib::image_traits<Out>::pixel_type, unsigned char>,
+                "ResizeGrey takes 8-bit grey images only");
+  // Unqualified, so that argument-dependent lookup finds the overloads of
+  // image types declared after this header, such as dlib::cv_image.
+  using dlib::image_data, dlib::num_columns, dlib::num_rows, dlib::width_step;
+  const GreyView view{static_cast<const unsigned char*>(image_data(in)), num_rows(in), num_columns(in),
+                      static_cast<std::ptrdiff_t>(width_step(in))};
+  ResizeGrey(view, static_cast<unsigned char*>(image_data(out)), num_rows(out), num_columns(out),
+             static_cast<std::ptrdiff_t>(width_step(out)));
 }
 
 // dlib's pyramid_down<6> (each level 5/6 the size of the one before) with its
@@ -49,7 +56,8 @@ class GreyPyramidDown6 : public dlib::pyramid_down<6> {
  public:
   template <typename In, typename Out>
   void operator()(const In& original, Out& down) const {
-    dlib::set_image_size(down, (5 * dlib::num_rows(original)) / 6, (5 * dlib::num_columns(original)) / 6);
+    using dlib::num_columns, dlib::num_rows, dlib::set_image_size;
+    set_image_size(down, (5 * num_rows(original)) / 6, (5 * num_columns(original)) / 6);
     ResizeGreyImage(original, down);
   }
 
@@ -66,7 +74,8 @@ class GreyPyramidDown6 : public dlib::pyramid_down<6> {
 template <typename Image>
 void PyramidUpGrey(Image& image) {
   Image larger;
-  if (dlib::num_rows(image) == 0 || dlib::num_columns(image) == 0) {
+  using dlib::num_columns, dlib::num_rows, dlib::set_image_size;
+  if (num_rows(image) == 0 || num_columns(image) == 0) {
     dlib::swap(larger, image);
     return;
   }
@@ -75,7 +84,7 @@ void PyramidUpGrey(Image& image) {
     dlib::swap(larger, image);
     return;
   }
-  dlib::set_image_size(larger, up.bottom() + 1, up.right() + 1);
+  set_image_size(larger, up.bottom() + 1, up.right() + 1);
   ResizeGreyImage(image, larger);
   dlib::swap(larger, image);
 }

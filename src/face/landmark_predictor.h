@@ -9,7 +9,7 @@
 // so this version first walks all trees of a level, then adds their leaves
 // while prefetching the ones ahead. Leaves are added in dlib's order, in
 // float, so the landmarks are the same as dlib::shape_predictor's. On LFW
-// faces it takes a quarter to a half of dlib's time.
+// faces it took half of dlib's time or less (bench/face_bench).
 #ifndef FACESPACE_SRC_FACE_LANDMARK_PREDICTOR_H_
 #define FACESPACE_SRC_FACE_LANDMARK_PREDICTOR_H_
 

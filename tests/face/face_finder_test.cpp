@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <dlib/matrix.h>
+#include <dlib/serialize.h>
 #include <gtest/gtest.h>
 
 #include "facespace/error.h"
@@ -290,6 +292,28 @@ TEST(FaceFinder, CorruptModel) {
   try {
     FaceFinder finder(path);
     FAIL() << "a corrupt model was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.category(), ErrorCategory::kCorrupt);
+    EXPECT_EQ(std::string(error.what()).rfind(path.string() + ": not a dlib shape predictor file (", 0), 0u)
+        << error.what();
+  }
+}
+
+TEST(FaceFinder, ModelWithHugeCountIsCorrupt) {
+  // A valid header and mean shape, then a count of 2^50 cascade levels.
+  testing::TempDir dir;
+  const auto path = dir.path() / "landmarks.dat";
+  {
+    std::ofstream out(path, std::ios::binary);
+    dlib::matrix<float, 0, 1> shape(2 * kLandmarkCount);
+    shape = 0.5f;
+    dlib::serialize(1, out);
+    dlib::serialize(shape, out);
+    dlib::serialize(static_cast<unsigned long>(1ul << 50), out);
+  }
+  try {
+    FaceFinder finder(path);
+    FAIL() << "a model with an impossible count was accepted";
   } catch (const Error& error) {
     EXPECT_EQ(error.category(), ErrorCategory::kCorrupt);
     EXPECT_EQ(std::string(error.what()).rfind(path.string() + ": not a dlib shape predictor file (", 0), 0u)

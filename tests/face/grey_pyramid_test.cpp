@@ -7,7 +7,9 @@
 
 #include <dlib/array2d.h>
 #include <dlib/image_transforms.h>
+#include <dlib/opencv/cv_image.h>
 #include <gtest/gtest.h>
+#include <opencv2/core.hpp>
 
 #include "face/face_test_images.h"
 
@@ -63,6 +65,19 @@ TEST(ResizeGrey, OddSizesMatchDlib) {
     ExpectSameAsDlib(rows, columns, rows + 3, columns + 5, seed++);
     ExpectSameAsDlib(rows, columns, rows / 3 + 1, columns / 3 + 1, seed++);
     ExpectSameAsDlib(rows, columns, 1, 1, seed++);
+  }
+}
+
+TEST(ResizeGrey, RowsWiderThanTheImageMatchDlib) {
+  cv::Mat page(90, 160, CV_8UC1);
+  cv::RNG(5).fill(page, cv::RNG::UNIFORM, 0, 256);
+  const dlib::cv_image<unsigned char> window(page(cv::Rect(11, 3, 101, 77)));
+  for (const auto& [rows, columns] : {std::pair<long, long>{64, 84}, {153, 201}}) {
+    dlib::array2d<unsigned char> expected(rows, columns);
+    dlib::array2d<unsigned char> actual(rows, columns);
+    dlib::resize_image(window, expected, dlib::interpolate_bilinear());
+    ResizeGreyImage(window, actual);
+    EXPECT_EQ(CountDifferences(expected, actual), 0) << rows << "x" << columns;
   }
 }
 
