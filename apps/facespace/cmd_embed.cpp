@@ -25,6 +25,7 @@ namespace {
 struct FaceOptions {
   bool aligned = false;
   bool all_faces = false;
+  std::string face = "largest";  // face kept when an image has several: largest or central
   bool fallback_box = false;
   int upsample = 1;
   std::string tta = "none";
@@ -35,10 +36,16 @@ void AddFaceOptions(CLI::App& command, FaceOptions& options, bool allow_all_face
   command.add_flag("--aligned", options.aligned,
                    "Take each image as an already cropped face: pad it to a square and resize "
                    "it to the 150x150 chip, without detection");
+  CLI::Option* face = command.add_option("--face", options.face,
+                                          "Face kept when an image has several: largest, or central (the one "
+                                          "nearest the image centre, as LFW labels it)")
+                          ->default_val("largest")
+                          ->check(CLI::IsMember({"largest", "central"}));
   if (allow_all_faces) {
     command.add_flag("--all-faces", options.all_faces,
                      "Embed every detected face, highest detector score first (default: only the "
-                     "largest face)");
+                     "largest face)")
+        ->excludes(face);
   }
   command.add_flag("--fallback-box", options.fallback_box,
                    "When no face is detected, embed a fixed central box and mark it as a fallback "
@@ -69,7 +76,9 @@ PipelineOptions ToPipelineOptions(const FaceOptions& options) {
   PipelineOptions pipeline;
   pipeline.aligned_input = options.aligned;
   pipeline.detect.upsample = options.upsample;
-  pipeline.detect.policy = options.all_faces ? MultiFacePolicy::kAll : MultiFacePolicy::kLargest;
+  pipeline.detect.policy = options.all_faces        ? MultiFacePolicy::kAll
+                           : options.face == "central" ? MultiFacePolicy::kCentral
+                                                       : MultiFacePolicy::kLargest;
   pipeline.detect.fallback_box = options.fallback_box;
   pipeline.tta = ParseTtaSpec(options.tta);
   pipeline.threads = options.threads;

@@ -1,9 +1,11 @@
 // Runs the facespace executable and checks what `embed` and `verify` print.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -110,6 +112,35 @@ TEST_F(EmbedCli, TextSummaryAndNoFaceLine) {
   EXPECT_EQ(run.stdout_lines[0].rfind(kBaldGuys.string() + " face 1/1: box (", 0), 0u) << run.stdout_lines[0];
   EXPECT_NE(run.stdout_lines[0].find("(128 floats, length "), std::string::npos);
   EXPECT_EQ(run.stdout_lines[1], blank_.string() + ": no face found");
+}
+
+TEST_F(EmbedCli, CentralFaceIsNearestTheCentre) {
+  const RunResult all = RunFacespace("embed --json --all-faces " + Quoted(kBaldGuys), dir_.path());
+  const RunResult central = RunFacespace("embed --json --face central " + Quoted(kBaldGuys), dir_.path());
+  ASSERT_EQ(all.exit_code, 0) << all.stderr_text;
+  ASSERT_EQ(central.exit_code, 0) << central.stderr_text;
+  ASSERT_EQ(central.stdout_lines.size(), 1u);
+
+  const cv::Mat photo = cv::imread(kBaldGuys.string());
+  const auto distance_to_centre = [&](const nlohmann::json& face) {
+    const nlohmann::json& box = face.at("box");
+    const double dx = (box.at("left").get<int>() + box.at("right").get<int>()) / 2.0 - photo.cols / 2.0;
+    const double dy = (box.at("top").get<int>() + box.at("bottom").get<int>()) / 2.0 - photo.rows / 2.0;
+    return dx * dx + dy * dy;
+  };
+  double nearest = std::numeric_limits<double>::infinity();
+  for (const std::string& line : all.stdout_lines) {
+    nearest = std::min(nearest, distance_to_centre(nlohmann::json::parse(line)));
+  }
+  const nlohmann::json chosen = nlohmann::json::parse(central.stdout_lines[0]);
+  EXPECT_EQ(chosen.at("faces"), 1);
+  EXPECT_DOUBLE_EQ(distance_to_centre(chosen), nearest);
+}
+
+TEST_F(EmbedCli, FaceAndAllFacesExcludeEachOther) {
+  const RunResult run = RunFacespace("embed --all-faces --face central " + Quoted(kBaldGuys), dir_.path());
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.stderr_text.find("excludes"), std::string::npos) << run.stderr_text;
 }
 
 TEST_F(EmbedCli, FallbackBoxMarksFace) {
