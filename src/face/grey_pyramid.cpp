@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <vector>
 
-
 #include <dlib/pixel.h>
 #include <dlib/simd.h>
 
