@@ -39,6 +39,7 @@
 #include "facespace/error.h"
 #include "facespace/face.h"
 #include "facespace/image.h"
+#include "lfw_images.h"
 
 namespace {
 
@@ -54,8 +55,7 @@ struct Args {
 
 Args ParseArgs(int argc, char** argv) {
   Args args;
-  const char* data = std::getenv("FACESPACE_TEST_DATA");
-  args.images = std::filesystem::path(data && *data ? data : FACESPACE_TEST_DATA_DEFAULT) / "lfw/images";
+  args.images = facespace::bench::DefaultLfwImages();
   args.landmarks = facespace::DefaultLandmarkModelPath();
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -77,22 +77,6 @@ Args ParseArgs(int argc, char** argv) {
     }
   }
   return args;
-}
-
-// Returns the first image of each of the first `count` people, by name.
-std::vector<std::filesystem::path> PickImages(const std::filesystem::path& folder, int count) {
-  std::vector<std::filesystem::path> people;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    if (entry.is_directory()) people.push_back(entry.path());
-  }
-  std::sort(people.begin(), people.end());
-  std::vector<std::filesystem::path> files;
-  for (const auto& person : people) {
-    const auto file = person / (person.filename().string() + "_0001.jpg");
-    if (std::filesystem::exists(file)) files.push_back(file);
-    if (static_cast<int>(files.size()) == count) break;
-  }
-  return files;
 }
 
 // One part's two versions: each runs over all images and returns a checksum
@@ -170,7 +154,7 @@ std::vector<GreyImage> Levels(const GreyImage& grey, bool ours) {
 int main(int argc, char** argv) {
   try {
     const Args args = ParseArgs(argc, argv);
-    const std::vector<std::filesystem::path> files = PickImages(args.images, args.count);
+    const std::vector<std::filesystem::path> files = facespace::bench::FirstImageOfEachPerson(args.images, args.count);
     if (files.empty()) {
       throw facespace::Error(facespace::ErrorCategory::kNotFound,
                              args.images.string() + ": no LFW images found (set FACESPACE_TEST_DATA)");
@@ -211,6 +195,15 @@ int main(int argc, char** argv) {
       }
       return sum;
     };
+    const auto detect_all = [&](auto& detector) {
+      double sum = 0;
+      std::vector<dlib::rect_detection> detections;
+      for (const GreyImage& image : doubled) {
+        detector(image, detections);
+        sum += Checksum(detections);
+      }
+      return sum;
+    };
     const auto landmarks = [&](bool ours) {
       double sum = 0;
       for (const cv::Mat& image : rgb) {
@@ -239,25 +232,7 @@ int main(int argc, char** argv) {
            return sum;
          }},
         {"hog", [&] { return hog_of_levels(false); }, [&] { return hog_of_levels(true); }},
-        {"detector",
-         [&] {
-           double sum = 0;
-           std::vector<dlib::rect_detection> detections;
-           for (const GreyImage& image : doubled) {
-             dlib_detector(image, detections);
-             sum += Checksum(detections);
-           }
-           return sum;
-         },
-         [&] {
-           double sum = 0;
-           std::vector<dlib::rect_detection> detections;
-           for (const GreyImage& image : doubled) {
-             our_detector(image, detections);
-             sum += Checksum(detections);
-           }
-           return sum;
-         }},
+        {"detector", [&] { return detect_all(dlib_detector); }, [&] { return detect_all(our_detector); }},
         {"landmarks", [&] { return landmarks(false); }, [&] { return landmarks(true); }},
     };
 

@@ -38,6 +38,7 @@
 #include "facespace/face.h"
 #include "facespace/image.h"
 #include "facespace/pipeline.h"
+#include "lfw_images.h"
 
 namespace {
 
@@ -64,8 +65,7 @@ double Seconds(Clock::time_point start) {
 
 Args ParseArgs(int argc, char** argv) {
   Args args;
-  const char* data = std::getenv("FACESPACE_TEST_DATA");
-  args.images = std::filesystem::path(data && *data ? data : FACESPACE_TEST_DATA_DEFAULT) / "lfw/images";
+  args.images = facespace::bench::DefaultLfwImages();
   args.model = facespace::DefaultModelPath();
   args.landmarks = facespace::DefaultLandmarkModelPath();
   for (int i = 1; i < argc; ++i) {
@@ -94,22 +94,6 @@ Args ParseArgs(int argc, char** argv) {
     }
   }
   return args;
-}
-
-// Returns the first image of each of the first `count` people, by name.
-std::vector<std::filesystem::path> PickImages(const std::filesystem::path& folder, int count) {
-  std::vector<std::filesystem::path> people;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    if (entry.is_directory()) people.push_back(entry.path());
-  }
-  std::sort(people.begin(), people.end());
-  std::vector<std::filesystem::path> files;
-  for (const auto& person : people) {
-    const auto file = person / (person.filename().string() + "_0001.jpg");
-    if (std::filesystem::exists(file)) files.push_back(file);
-    if (static_cast<int>(files.size()) == count) break;
-  }
-  return files;
 }
 
 dlib::matrix<dlib::rgb_pixel> ToDlib(const cv::Mat& rgb) {
@@ -196,7 +180,7 @@ double MeasureGemmGflops() {
 }
 
 int Run(const Args& args) {
-  const std::vector<std::filesystem::path> files = PickImages(args.images, args.count);
+  const std::vector<std::filesystem::path> files = facespace::bench::FirstImageOfEachPerson(args.images, args.count);
   if (files.empty()) {
     throw facespace::Error(facespace::ErrorCategory::kNotFound,
                            args.images.string() + ": no LFW images found (set --images or FACESPACE_TEST_DATA)");

@@ -13,7 +13,7 @@
 // - This file is compiled with -ffp-contract=off. Where GCC 12 fuses a
 //   multiply and an add in dlib's code (the scalar histogram votes and the
 //   block energies), std::fma does the same here. In dlib's vector loop GCC
-//   12 leaves the orientation dot products unfused, as here; for all 261,121
+//   12 leaves the orientation dot products unfused, as here. For all 261,121
 //   gradients of 8-bit images the chosen bin is the same fused or not.
 // - Votes reach each histogram bin in dlib's order: pixel by pixel along the
 //   row, four votes per pixel.
@@ -121,8 +121,8 @@ void InitFeaturePlanes(dlib::array<dlib::array2d<float>>& hog, int hog_nr, int h
 }
 
 #if defined(__AVX2__)
-// Votes of the pixels [x, x + 8) of row y, as dlib's 8-wide loop casts them.
-// `column_cell` and the two weights hold dlib's per-column values.
+// Adds the votes of the pixels [x, x + 8) of row y, as dlib's 8-wide loop does.
+// `column_cell` and the two weights contain dlib's per-column values.
 inline void VoteEight(const unsigned char* above, const unsigned char* row, const unsigned char* below, int x,
                       const int* column_cell, const float* weight_right, const float* weight_left, float vy0,
                       float vy1, float* upper, float* lower) {
